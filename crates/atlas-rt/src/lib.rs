@@ -1,1 +1,29 @@
-//! atlas-rt
+//! Runtime plumbing shared by the three ATLAS services and the CLI.
+//!
+//! # Layout
+//!
+//! - [`telemetry`]: `tracing` logs, plus OpenTelemetry traces over OTLP when
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! - [`trace_context`]: W3C trace context carried in gRPC metadata, so one
+//!   scenario run is one trace across the services.
+//! - [`shutdown`]: SIGTERM and SIGINT as one future.
+//! - [`serve`]: serve a tonic router on a listener and drain in-flight calls
+//!   under a grace period when shutdown is requested.
+//! - [`health`]: the `grpc.health.v1` service and a small handle around it.
+
+pub mod health;
+pub mod serve;
+pub mod shutdown;
+pub mod telemetry;
+pub mod trace_context;
+
+/// Errors of the serving plumbing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("gRPC transport failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("telemetry setup failed: {0}")]
+    Telemetry(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,66 @@
+//! Serving a tonic router with a graceful drain.
+//!
+//! When `shutdown` resolves the server stops accepting connections, lets
+//! in-flight calls finish, and gives up on them after the grace period.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+
+use crate::Error;
+
+/// Largest gRPC message the services accept and send (64 MiB): camera images
+/// travel inside requests, and the egodriver contract asks for this limit.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// A tonic server builder with one span per request that continues the
+/// caller's W3C trace context.
+pub fn server_builder() -> Server<tower::layer::util::Identity> {
+    Server::builder().trace_fn(crate::trace_context::server_span)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains
+/// in-flight calls for at most `grace`. `on_drain` runs when draining starts
+/// (services use it to report NOT_SERVING).
+pub async fn serve<F, D, DF>(
+    router: Router,
+    listener: TcpListener,
+    shutdown: F,
+    grace: Duration,
+    on_drain: D,
+) -> Result<(), Error>
+where
+    F: Future<Output = ()> + Send + 'static,
+    D: FnOnce() -> DF + Send + 'static,
+    DF: Future<Output = ()> + Send + 'static,
+{
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        on_drain().await;
+        let _ = tx.send(());
+    };
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let server = router.serve_with_incoming_shutdown(incoming, signal);
+    tokio::pin!(server);
+    tracing::info!(%addr, "serving");
+    tokio::select! {
+        biased;
+        res = &mut server => res?,
+        _ = rx => {
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(res) => res?,
+                Err(_) => tracing::warn!(
+                    grace_s = grace.as_secs_f64(),
+                    "grace period elapsed; abandoning in-flight calls"
+                ),
+            }
+        }
+    }
+    tracing::info!(%addr, "stopped");
+    Ok(())
+}
