@@ -1,1 +1,24 @@
-//! atlas-scenario
+//! `atlas-scenario`, the ATLAS scenario runtime.
+//!
+//! It loads a scenario, creates a world on a simulator bridge
+//! (`atlas.sim.v1`), drives the ego with an egodriver policy in a closed loop
+//! (10 Hz control over a 20 Hz world by default) and scores the run like the
+//! CARLA Leaderboard 2.0. It serves `atlas.scenario.v1.ScenarioRunner`.
+//!
+//! # Layout
+//!
+//! - [`scenario`]: the native scenario file format.
+//! - [`geometry`]: planar poses, wire quaternions, route polylines.
+//! - [`controller`]: pure pursuit and speed PID.
+//! - [`criteria`]: Leaderboard criteria and scoring.
+//! - [`runner`]: one closed-loop run.
+//! - [`service`]: the gRPC service, its configuration and [`serve`].
+
+pub mod controller;
+pub mod criteria;
+pub mod geometry;
+pub mod runner;
+pub mod scenario;
+pub mod service;
+
+pub use service::{Config, Error, serve};

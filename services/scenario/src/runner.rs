@@ -1,0 +1,693 @@
+//! One closed-loop run: create a world on the bridge, open a session on the
+//! egodriver policy, then per control step
+//! `Step` → criteria → submit image, egomotion, route → `drive` → controller,
+//! until the route is completed or a criterion ends it.
+
+use std::time::{Duration, Instant};
+
+use atlas_proto::scenario as pb;
+use atlas_proto::sim;
+use atlas_proto::{common, egodriver, sensorsim};
+use tokio::sync::mpsc;
+use tonic::Status;
+use tonic::codegen::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::controller::{Control, Controller, ControllerConfig, Plan};
+use crate::criteria::{EgoSample, Evaluator, Limits};
+use crate::geometry::{Polyline, Pose2, optical_mount};
+use crate::scenario::{self, Placement, Scenario};
+
+pub type SimClient =
+    sim::simulator_client::SimulatorClient<InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>>;
+pub type DriverClient = egodriver::egodriver_service_client::EgodriverServiceClient<
+    InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>,
+>;
+
+/// The camera the runtime declares to the policy and renders on the bridge.
+pub mod camera {
+    pub const LOGICAL_ID: &str = "camera_front";
+    pub const WIDTH: u32 = 320;
+    pub const HEIGHT: u32 = 180;
+    pub const HFOV_DEG: f64 = 90.0;
+    /// Mount in the rig (rear-axle centre): forward, left, up, metres.
+    pub const MOUNT: (f64, f64, f64) = (1.5, 0.0, 1.6);
+    pub const JPEG_QUALITY: u32 = 90;
+
+    /// Focal length in pixels for the horizontal field of view.
+    pub fn focal() -> f64 {
+        WIDTH as f64 / (2.0 * (HFOV_DEG.to_radians() / 2.0).tan())
+    }
+}
+
+/// The route is sent as 20 points about 4.21 m apart (80 m look-ahead), as AlpaSim does.
+const ROUTE_POINTS: usize = 20;
+const ROUTE_SPACING: f64 = 80.0 / 19.0;
+
+/// Why a run could not be carried out (as opposed to a scored failure).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("scenario: {0}")]
+    Scenario(#[from] scenario::ScenarioError),
+    #[error("{context}: {status}")]
+    Upstream { context: String, status: Status },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the run was cancelled")]
+    Cancelled,
+}
+
+impl From<RunError> for Status {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Scenario(e) => Status::invalid_argument(e.to_string()),
+            RunError::Upstream { context, status } => {
+                Status::new(status.code(), format!("{context}: {}", status.message()))
+            }
+            RunError::Invalid(m) => Status::invalid_argument(m),
+            RunError::Cancelled => Status::cancelled("the run was cancelled"),
+        }
+    }
+}
+
+fn upstream(context: impl Into<String>) -> impl FnOnce(Status) -> RunError {
+    let context = context.into();
+    move |status| RunError::Upstream { context, status }
+}
+
+/// Rates and overrides of one run.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    pub sim_hz: f64,
+    pub control_hz: f64,
+    pub timeout_s: Option<f64>,
+    pub seed: Option<u64>,
+    pub progress_every: u32,
+    pub index: u32,
+}
+
+impl RunSettings {
+    pub fn from_options(o: &pb::RunOptions, index: u32) -> Result<Self, RunError> {
+        let sim_hz = if o.sim_hz > 0.0 { o.sim_hz } else { 20.0 };
+        let control_hz = if o.control_hz > 0.0 { o.control_hz } else { 10.0 };
+        if !(sim_hz.is_finite() && control_hz.is_finite() && sim_hz <= 1000.0) {
+            return Err(RunError::Invalid(
+                "options.sim_hz and options.control_hz must be finite, sim_hz <= 1000".into(),
+            ));
+        }
+        let ratio = sim_hz / control_hz;
+        if ratio < 1.0 || (ratio - ratio.round()).abs() > 1e-9 {
+            return Err(RunError::Invalid(format!(
+                "options: sim_hz ({sim_hz}) must be a whole multiple of control_hz ({control_hz})"
+            )));
+        }
+        if !o.timeout_s.is_finite() || o.timeout_s < 0.0 {
+            return Err(RunError::Invalid("options.timeout_s must be >= 0".into()));
+        }
+        Ok(Self {
+            sim_hz,
+            control_hz,
+            timeout_s: (o.timeout_s > 0.0).then_some(o.timeout_s),
+            seed: o.seed,
+            progress_every: if o.progress_every == 0 {
+                10
+            } else {
+                o.progress_every
+            },
+            index,
+        })
+    }
+}
+
+/// The scenario's map as the bridge wants it.
+pub enum MapSource {
+    Name(String),
+    Xml(String),
+}
+
+/// Runs `sc` to the end and returns its record; streams events to `events`.
+pub async fn run(
+    sc: &Scenario,
+    map: MapSource,
+    settings: &RunSettings,
+    mut simc: SimClient,
+    mut driver: DriverClient,
+    events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
+) -> Result<pb::RouteRecord, RunError> {
+    let seed = settings.seed.unwrap_or(sc.seed);
+    let created = simc
+        .create_world(sim::CreateWorldRequest {
+            map: Some(match map {
+                MapSource::Name(n) => sim::create_world_request::Map::MapName(n),
+                MapSource::Xml(x) => sim::create_world_request::Map::OpendriveXml(x),
+            }),
+            fixed_delta_s: 1.0 / settings.sim_hz,
+            seed,
+            label: sc.name.clone(),
+        })
+        .await
+        .map_err(upstream(format!("bridge CreateWorld for {}", sc.file)))?
+        .into_inner();
+    let world_id = created.world_id.clone();
+    let session_uuid = uuid::Uuid::new_v4().to_string();
+
+    let result = run_in_world(
+        sc,
+        &created,
+        &session_uuid,
+        seed,
+        settings,
+        &mut simc,
+        &mut driver,
+        events,
+    )
+    .await;
+
+    // Always release the policy session and the world, whatever happened.
+    if let Err(e) = driver
+        .close_session(egodriver::DriveSessionCloseRequest {
+            session_uuid: session_uuid.clone(),
+        })
+        .await
+    {
+        tracing::warn!(error = %e, "close_session failed");
+    }
+    if let Err(e) = simc
+        .destroy_world(sim::DestroyWorldRequest {
+            world_id: world_id.clone(),
+        })
+        .await
+    {
+        tracing::warn!(error = %e, world = %world_id, "DestroyWorld failed");
+    }
+    result
+}
+
+async fn resolve(
+    simc: &mut SimClient,
+    world_id: &str,
+    p: &Placement,
+) -> Result<(f64, f64, f64), RunError> {
+    match p {
+        Placement::World { x, y, yaw } => Ok((*x, *y, *yaw)),
+        Placement::Lane {
+            road,
+            lane,
+            s,
+            offset,
+        } => {
+            let pose = simc
+                .lane_pose(sim::LanePoseRequest {
+                    world_id: world_id.into(),
+                    lane_position: Some(lane_position(road, *lane, *s, *offset)),
+                })
+                .await
+                .map_err(upstream(format!("lane position road {road} lane {lane} s {s}")))?
+                .into_inner()
+                .pose
+                .unwrap_or_default();
+            let pos = pose.position.unwrap_or_default();
+            Ok((pos.x, pos.y, pose.yaw))
+        }
+    }
+}
+
+fn lane_position(road: &str, lane: i32, s: f64, offset: f64) -> sim::LanePosition {
+    sim::LanePosition {
+        road_id: road.into(),
+        lane_id: lane,
+        s,
+        offset,
+    }
+}
+
+fn placement(p: &Placement) -> sim::spawn_actor_request::Placement {
+    match p {
+        Placement::World { x, y, yaw } => sim::spawn_actor_request::Placement::Pose(sim::Pose {
+            position: Some(sim::Vec3 {
+                x: *x,
+                y: *y,
+                z: 0.0,
+            }),
+            yaw: *yaw,
+            pitch: 0.0,
+            roll: 0.0,
+        }),
+        Placement::Lane {
+            road,
+            lane,
+            s,
+            offset,
+        } => sim::spawn_actor_request::Placement::LanePosition(lane_position(
+            road, *lane, *s, *offset,
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_in_world(
+    sc: &Scenario,
+    created: &sim::CreateWorldResponse,
+    session_uuid: &str,
+    seed: u64,
+    settings: &RunSettings,
+    simc: &mut SimClient,
+    driver: &mut DriverClient,
+    events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
+) -> Result<pb::RouteRecord, RunError> {
+    let wall_start = Instant::now();
+    let world_id = created.world_id.as_str();
+    let map_name = created
+        .map
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+
+    // Ego, route, other actors, camera.
+    let ego = simc
+        .spawn_actor(sim::SpawnActorRequest {
+            world_id: world_id.into(),
+            kind: sim::ActorKind::Vehicle as i32,
+            role: "ego".into(),
+            name: "ego".into(),
+            placement: Some(placement(&sc.ego.start)),
+            speed: sc.ego.speed,
+            dimensions: None,
+            behavior: Some(sim::Behavior {
+                kind: Some(sim::behavior::Kind::External(sim::behavior::External {})),
+            }),
+        })
+        .await
+        .map_err(upstream(format!("{}: `ego.start`", sc.file)))?
+        .into_inner();
+    let ego_pose = ego.pose.unwrap_or_default();
+    let ego_pos = ego_pose.position.unwrap_or_default();
+
+    let mut route_positions = vec![sim::Vec3 {
+        x: ego_pos.x,
+        y: ego_pos.y,
+        z: 0.0,
+    }];
+    for (i, w) in sc.route.waypoints.iter().enumerate() {
+        let (x, y, _) = resolve(simc, world_id, w).await.map_err(|e| match e {
+            RunError::Upstream { context, status } => RunError::Upstream {
+                context: format!("{}: `route.waypoints[{i}]` ({context})", sc.file),
+                status,
+            },
+            other => other,
+        })?;
+        route_positions.push(sim::Vec3 { x, y, z: 0.0 });
+    }
+    let planned = simc
+        .plan_route(sim::PlanRouteRequest {
+            world_id: world_id.into(),
+            waypoints: route_positions,
+            spacing: 1.0,
+        })
+        .await
+        .map_err(upstream(format!("{}: planning `route`", sc.file)))?
+        .into_inner();
+    let route = Polyline::new(planned.points.iter().map(|p| (p.x, p.y))).ok_or_else(|| {
+        RunError::Invalid(format!(
+            "{}: `route`: the planned route has no length",
+            sc.file
+        ))
+    })?;
+
+    for (i, a) in sc.actors.iter().enumerate() {
+        let kind = match a.kind {
+            scenario::ActorKind::Vehicle => sim::ActorKind::Vehicle,
+            scenario::ActorKind::Pedestrian => sim::ActorKind::Pedestrian,
+            scenario::ActorKind::Static => sim::ActorKind::Static,
+        };
+        let behavior = match a.behavior {
+            scenario::Behavior::Stopped => sim::behavior::Kind::Stopped(sim::behavior::Stopped {}),
+            scenario::Behavior::LaneFollow => {
+                sim::behavior::Kind::LaneFollow(sim::behavior::LaneFollow {
+                    target_speed: a.speed,
+                })
+            }
+        };
+        simc.spawn_actor(sim::SpawnActorRequest {
+            world_id: world_id.into(),
+            kind: kind as i32,
+            role: "npc".into(),
+            name: a.name.clone(),
+            placement: Some(placement(&a.start)),
+            speed: a.speed,
+            dimensions: None,
+            behavior: Some(sim::Behavior {
+                kind: Some(behavior),
+            }),
+        })
+        .await
+        .map_err(upstream(format!("{}: `actors[{i}]` ({})", sc.file, a.name)))?;
+    }
+
+    let (mx, my, mz) = camera::MOUNT;
+    simc.attach_sensor(sim::AttachSensorRequest {
+        world_id: world_id.into(),
+        actor_id: ego.actor_id,
+        name: camera::LOGICAL_ID.into(),
+        spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
+            width: camera::WIDTH,
+            height: camera::HEIGHT,
+            fov_deg: camera::HFOV_DEG,
+            fx: camera::focal(),
+            fy: camera::focal(),
+            cx: camera::WIDTH as f64 / 2.0,
+            cy: camera::HEIGHT as f64 / 2.0,
+            mount: Some(sim::Pose {
+                position: Some(sim::Vec3 {
+                    x: mx,
+                    y: my,
+                    z: mz,
+                }),
+                yaw: 0.0,
+                pitch: 0.0,
+                roll: 0.0,
+            }),
+            encoding: sim::ImageEncoding::Jpeg as i32,
+            jpeg_quality: camera::JPEG_QUALITY,
+        })),
+    })
+    .await
+    .map_err(upstream("bridge AttachSensor"))?;
+
+    // Policy session.
+    driver
+        .get_version(common::Empty {})
+        .await
+        .map_err(upstream("driver get_version"))?;
+    let mut start = tonic::Request::new(egodriver::DriveSessionRequest {
+        session_uuid: session_uuid.into(),
+        random_seed: seed,
+        debug_info: Some(egodriver::drive_session_request::DebugInfo {
+            scene_id: sc.name.clone(),
+        }),
+        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
+            vehicle: Some(
+                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
+                    available_cameras: vec![declared_camera()],
+                },
+            ),
+        }),
+    });
+    start.metadata_mut().insert(
+        atlas_proto::CONTRACT_REVISION_HEADER,
+        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
+    );
+    driver
+        .start_session(start)
+        .await
+        .map_err(upstream("driver start_session"))?;
+
+    let run_id = format!("{}-{}", sc.name, &session_uuid[..8]);
+    let _ = events
+        .send(event(pb::run_event::Kind::Started(pb::Started {
+            run_id,
+            scenario: sc.name.clone(),
+            map: map_name.clone(),
+            route_length: route.length(),
+            world_id: world_id.into(),
+            session_uuid: session_uuid.into(),
+        })))
+        .await;
+
+    let timeout_s = settings.timeout_s.unwrap_or(sc.timeout_s);
+    let mut evaluator = Evaluator::new(route, Limits::new(timeout_s, sc.blocked_s));
+    let mut controller = Controller::new(ControllerConfig::default());
+    let steps_per_control = (settings.sim_hz / settings.control_hz).round() as u32;
+    let control_dt = 1.0 / settings.control_hz;
+    let control_dt_us = (control_dt * 1e6).round() as u64;
+    let mut control = Control::hold();
+    let mut step_times: Vec<Duration> = Vec::new();
+    let mut step: u64 = 0;
+    let mut last_time: f64;
+
+    loop {
+        if events.is_closed() {
+            return Err(RunError::Cancelled);
+        }
+        let t0 = Instant::now();
+        let snap = simc
+            .step(sim::StepRequest {
+                world_id: world_id.into(),
+                steps: steps_per_control,
+                commands: vec![sim::ActorCommand {
+                    actor_id: ego.actor_id,
+                    control: Some(sim::VehicleControl {
+                        throttle: control.throttle,
+                        brake: control.brake,
+                        steer: control.steer,
+                    }),
+                }],
+                render: true,
+            })
+            .await
+            .map_err(upstream("bridge Step"))?
+            .into_inner()
+            .snapshot
+            .unwrap_or_default();
+        step += 1;
+        let me = snap
+            .actors
+            .iter()
+            .find(|a| a.actor_id == ego.actor_id)
+            .ok_or_else(|| RunError::Invalid("the bridge lost the ego actor".into()))?;
+        let pose = me.pose.unwrap_or_default();
+        let pos = pose.position.unwrap_or_default();
+        let here = Pose2::new(pos.x, pos.y, pos.z, pose.yaw);
+        let sample = EgoSample {
+            time: snap.sim_time_s,
+            x: here.x,
+            y: here.y,
+            speed: me.speed,
+        };
+        last_time = sample.time;
+        for inf in evaluator.update(sample, ego.actor_id, &snap.events) {
+            let _ = events
+                .send(event(pb::run_event::Kind::Infraction(inf)))
+                .await;
+        }
+        if step % settings.progress_every as u64 == 0 || evaluator.done() {
+            let _ = events
+                .send(event(pb::run_event::Kind::Progress(pb::Progress {
+                    step,
+                    sim_time_s: snap.sim_time_s,
+                    route_completion: evaluator.completion(),
+                    speed: me.speed,
+                    x: here.x,
+                    y: here.y,
+                    yaw: here.yaw,
+                })))
+                .await;
+        }
+        if evaluator.done() {
+            break;
+        }
+
+        let now_us = (snap.sim_time_s * 1e6).round() as u64;
+        submit_observations(driver, session_uuid, now_us, &here, me, &snap, &evaluator).await?;
+        let reply = driver
+            .drive(egodriver::DriveRequest {
+                session_uuid: session_uuid.into(),
+                time_now_us: now_us,
+                time_query_us: now_us + control_dt_us,
+                renderer_data: Vec::new(),
+            })
+            .await
+            .map_err(upstream("driver drive"))?
+            .into_inner();
+        if reply.terminate_session {
+            evaluator.terminate();
+            break;
+        }
+        let plan = to_plan(reply.trajectory.as_ref(), now_us);
+        control = controller.control(&here, me.speed, &plan, control_dt);
+        step_times.push(t0.elapsed());
+    }
+
+    let (scores, status) = evaluator.outcome();
+    let infractions = evaluator.infractions().to_vec();
+    let record = pb::RouteRecord {
+        index: settings.index,
+        route_id: sc.name.clone(),
+        status,
+        num_infractions: infractions.len() as u32,
+        infractions,
+        scores: Some(scores),
+        meta: Some(pb::Meta {
+            route_length: evaluator.route().length(),
+            duration_game: last_time,
+            duration_system: wall_start.elapsed().as_secs_f64(),
+        }),
+        timing: Some(timing(&mut step_times)),
+        seed,
+        map: map_name,
+    };
+    Ok(record)
+}
+
+fn event(kind: pb::run_event::Kind) -> Result<pb::RunEvent, Status> {
+    Ok(pb::RunEvent { kind: Some(kind) })
+}
+
+fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
+    let (mx, my, mz) = camera::MOUNT;
+    sensorsim::available_cameras_return::AvailableCamera {
+        intrinsics: Some(sensorsim::CameraSpec {
+            camera_param: Some(sensorsim::camera_spec::CameraParam::OpencvPinholeParam(
+                sensorsim::OpenCvPinholeCameraParam {
+                    principal_point_x: camera::WIDTH as f64 / 2.0,
+                    principal_point_y: camera::HEIGHT as f64 / 2.0,
+                    focal_length_x: camera::focal(),
+                    focal_length_y: camera::focal(),
+                    ..Default::default()
+                },
+            )),
+            logical_id: camera::LOGICAL_ID.into(),
+            resolution_h: camera::HEIGHT,
+            resolution_w: camera::WIDTH,
+            shutter_type: sensorsim::ShutterType::Global as i32,
+            ..Default::default()
+        }),
+        rig_to_camera: Some(optical_mount(mx, my, mz, 0.0)),
+        logical_id: camera::LOGICAL_ID.into(),
+    }
+}
+
+async fn submit_observations(
+    driver: &mut DriverClient,
+    session_uuid: &str,
+    now_us: u64,
+    here: &Pose2,
+    me: &sim::ActorState,
+    snap: &sim::Snapshot,
+    evaluator: &Evaluator,
+) -> Result<(), RunError> {
+    // Images of the step's camera frames.
+    let images = snap
+        .frames
+        .iter()
+        .filter(|f| f.actor_id == me.actor_id && f.name == camera::LOGICAL_ID)
+        .map(|f| egodriver::RolloutCameraImage {
+            session_uuid: session_uuid.into(),
+            camera_image: Some(egodriver::rollout_camera_image::CameraImage {
+                frame_start_us: now_us,
+                frame_end_us: now_us,
+                image_bytes: f.data.clone(),
+                logical_id: f.name.clone(),
+            }),
+        });
+
+    // Egomotion: the pose now, dynamics resolved in the rig axes.
+    let v = me.velocity.unwrap_or_default();
+    let a = me.acceleration.unwrap_or_default();
+    let (s, c) = here.yaw.sin_cos();
+    let rig = |x: f64, y: f64, z: f64| common::Vec3 {
+        x: (c * x + s * y) as f32,
+        y: (-s * x + c * y) as f32,
+        z: z as f32,
+    };
+    let ego = egodriver::RolloutEgoTrajectory {
+        session_uuid: session_uuid.into(),
+        trajectory: Some(common::Trajectory {
+            poses: vec![common::PoseAtTime {
+                pose: Some(here.to_wire()),
+                timestamp_us: now_us,
+            }],
+        }),
+        dynamic_states: vec![common::DynamicState {
+            angular_velocity: Some(common::Vec3 {
+                x: 0.0,
+                y: 0.0,
+                z: me.yaw_rate as f32,
+            }),
+            linear_velocity: Some(rig(v.x, v.y, v.z)),
+            linear_acceleration: Some(rig(a.x, a.y, a.z)),
+            angular_acceleration: Some(common::Vec3::default()),
+        }],
+    };
+
+    // Route: 20 points ahead along the route in the rig frame, NaN-padded.
+    let route = evaluator.route();
+    let s0 = evaluator.progress();
+    let waypoints = (0..ROUTE_POINTS)
+        .map(|k| {
+            let s = s0 + k as f64 * ROUTE_SPACING;
+            if s > route.length() + 1e-6 {
+                return common::Vec3 {
+                    x: f32::NAN,
+                    y: f32::NAN,
+                    z: f32::NAN,
+                };
+            }
+            let (wx, wy) = route.point_at(s);
+            let (lx, ly) = here.to_local(wx, wy);
+            common::Vec3 {
+                x: lx as f32,
+                y: ly as f32,
+                z: 0.0,
+            }
+        })
+        .collect();
+    let route_req = egodriver::RouteRequest {
+        session_uuid: session_uuid.into(),
+        route: Some(egodriver::Route {
+            waypoints,
+            timestamp_us: now_us,
+        }),
+    };
+
+    // All submits of a step complete before its drive; their order is free.
+    let mut d1 = driver.clone();
+    let mut d2 = driver.clone();
+    let image_calls = futures::future::try_join_all(images.map(|img| {
+        let mut d = driver.clone();
+        async move { d.submit_image_observation(img).await }
+    }));
+    let (imgs, ego_r, route_r) = tokio::join!(
+        image_calls,
+        d1.submit_egomotion_observation(ego),
+        d2.submit_route(route_req)
+    );
+    imgs.map_err(upstream("driver submit_image_observation"))?;
+    ego_r.map_err(upstream("driver submit_egomotion_observation"))?;
+    route_r.map_err(upstream("driver submit_route"))?;
+    Ok(())
+}
+
+fn to_plan(traj: Option<&common::Trajectory>, now_us: u64) -> Plan {
+    let poses = traj
+        .map(|t| {
+            t.poses
+                .iter()
+                .filter_map(|p| {
+                    let pose = Pose2::from_wire(p.pose.as_ref()?)?;
+                    let dt = (p.timestamp_us as f64 - now_us as f64) / 1e6;
+                    Some((dt, pose))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Plan { poses }
+}
+
+fn timing(samples: &mut [Duration]) -> pb::Timing {
+    if samples.is_empty() {
+        return pb::Timing::default();
+    }
+    samples.sort_unstable();
+    let q = |p: f64| {
+        let i = ((samples.len() - 1) as f64 * p).round() as usize;
+        samples[i].as_secs_f64() * 1e3
+    };
+    let mean = samples.iter().map(|d| d.as_secs_f64()).sum::<f64>() / samples.len() as f64 * 1e3;
+    pb::Timing {
+        control_steps: samples.len() as u64,
+        step_p50_ms: q(0.5),
+        step_p99_ms: q(0.99),
+        step_mean_ms: mean,
+    }
+}
