@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints and every test of the workspace.
+# CI runs exactly this (.ci/run). Needs the Rust toolchain, python3 with venv
+# (the egodriver compatibility test installs carla-driver-interface from PyPI
+# into a venv under the target dir) and network access to crates.io and PyPI
+# on the first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/atlas-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+for c in rustfmt clippy; do
+  if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    rustup component add "$c"
+  fi
+done
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked

@@ -1,0 +1,73 @@
+//! Running scenario files against a scenario runtime (`atlas.scenario.v1`).
+//!
+//! Files are read and checked here, then sent whole (with the map when the
+//! scenario points at an `.xodr` file), so the runtime need not see the
+//! client's disk.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use atlas_proto::scenario as pb;
+use atlas_proto::scenario::scenario_runner_client::ScenarioRunnerClient;
+use tonic::transport::Channel;
+
+/// Connects to a scenario runtime at `addr` (`host:port` or a URI).
+pub async fn connect(addr: &str) -> anyhow::Result<ScenarioRunnerClient<Channel>> {
+    let uri = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
+    let ch = tonic::transport::Endpoint::from_shared(uri.clone())
+        .with_context(|| format!("invalid scenario endpoint {addr:?}"))?
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to the scenario runtime at {uri}"))?;
+    Ok(ScenarioRunnerClient::new(ch)
+        .max_decoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES))
+}
+
+/// Reads a scenario file and its map (if a file) into a request source.
+pub fn source(path: &Path) -> anyhow::Result<pb::ScenarioSource> {
+    let sc = atlas_scenario::scenario::load(path)?;
+    let content = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let opendrive_xml = match &sc.map {
+        atlas_scenario::scenario::MapRef::File(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("{}: `map`: cannot read {}", path.display(), f.display()))?,
+        atlas_scenario::scenario::MapRef::Name(_) => String::new(),
+    };
+    Ok(pb::ScenarioSource {
+        file_name: path.display().to_string(),
+        content,
+        opendrive_xml,
+    })
+}
+
+/// Runs one scenario to its end; `on_event` sees every streamed event.
+pub async fn run_one(
+    client: &mut ScenarioRunnerClient<Channel>,
+    request: pb::RunScenarioRequest,
+    mut on_event: impl FnMut(&pb::RunEvent),
+) -> anyhow::Result<pb::RouteRecord> {
+    let mut stream = client
+        .run_scenario(request)
+        .await
+        .map_err(|s| anyhow!("{}", s.message()).context(format!("{:?}", s.code())))?
+        .into_inner();
+    loop {
+        match stream.message().await {
+            Ok(Some(ev)) => {
+                on_event(&ev);
+                if let Some(pb::run_event::Kind::Finished(f)) = ev.kind {
+                    return f
+                        .record
+                        .ok_or_else(|| anyhow!("the runtime finished without a record"));
+                }
+            }
+            Ok(None) => return Err(anyhow!("the run stream ended without a result")),
+            Err(s) => return Err(anyhow!("{:?}: {}", s.code(), s.message())),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Results in the CARLA Leaderboard 2.0 JSON shape, and the table `atlas run`
+//! prints.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use atlas_proto::scenario::RouteRecord;
+use atlas_scenario::criteria::CATEGORIES;
+use serde_json::{Value, json};
+
+/// Labels and record keys of the global infraction rates, in the Leaderboard's order.
+const RATE_LABELS: [(&str, &str); 12] = [
+    ("collisions_pedestrian", "Collisions with pedestrians"),
+    ("collisions_vehicle", "Collisions with vehicles"),
+    ("collisions_layout", "Collisions with layout"),
+    ("red_light", "Red lights infractions"),
+    ("stop_infraction", "Stop sign infractions"),
+    ("outside_route_lanes", "Off-road infractions"),
+    ("route_dev", "Route deviations"),
+    ("route_timeout", "Route timeouts"),
+    ("vehicle_blocked", "Agent blocked"),
+    ("yield_emergency_vehicle_infractions", "Yield emergency vehicles infractions"),
+    ("scenario_timeouts", "Scenario timeouts"),
+    ("min_speed_infractions", "Min speed infractions"),
+];
+
+fn record_json(r: &RouteRecord) -> Value {
+    let mut infractions: BTreeMap<&str, Vec<String>> =
+        CATEGORIES.iter().map(|c| (*c, Vec::new())).collect();
+    for inf in &r.infractions {
+        infractions
+            .entry(inf.category.as_str())
+            .or_default()
+            .push(format!("{} (t={:.1}s, x={:.1}, y={:.1})", inf.message, inf.sim_time_s, inf.x, inf.y));
+    }
+    let scores = r.scores.unwrap_or_default();
+    let meta = r.meta.unwrap_or_default();
+    let timing = r.timing.unwrap_or_default();
+    json!({
+        "index": r.index,
+        "route_id": r.route_id,
+        "status": r.status,
+        "num_infractions": r.num_infractions,
+        "infractions": infractions,
+        "scores": {
+            "score_route": scores.score_route,
+            "score_penalty": scores.score_penalty,
+            "score_composed": scores.score_composed,
+        },
+        "meta": {
+            "route_length": meta.route_length,
+            "duration_game": meta.duration_game,
+            "duration_system": meta.duration_system,
+        },
+        "atlas": {
+            "map": r.map,
+            "seed": r.seed,
+            "control_steps": timing.control_steps,
+            "step_p50_ms": timing.step_p50_ms,
+            "step_p99_ms": timing.step_p99_ms,
+            "step_mean_ms": timing.step_mean_ms,
+        }
+    })
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
+    (m, var.sqrt())
+}
+
+/// The whole results document for `records` (all runs finished) and `failed`
+/// (runs that could not be carried out, with their error).
+pub fn document(records: &[RouteRecord], failed: &[(String, String)]) -> Value {
+    let ds: Vec<f64> = records
+        .iter()
+        .map(|r| r.scores.unwrap_or_default().score_composed)
+        .collect();
+    let rc: Vec<f64> = records
+        .iter()
+        .map(|r| r.scores.unwrap_or_default().score_route)
+        .collect();
+    let p: Vec<f64> = records
+        .iter()
+        .map(|r| r.scores.unwrap_or_default().score_penalty)
+        .collect();
+    let km: f64 = records
+        .iter()
+        .map(|r| {
+            r.meta.unwrap_or_default().route_length * r.scores.unwrap_or_default().score_route
+                / 100.0
+                / 1000.0
+        })
+        .sum();
+    let mut rates = serde_json::Map::new();
+    let mut values = Vec::new();
+    let (m_ds, s_ds) = mean_std(&ds);
+    let (m_rc, s_rc) = mean_std(&rc);
+    let (m_p, s_p) = mean_std(&p);
+    values.extend([m_ds, m_rc, m_p].map(|v| format!("{v:.3}")));
+    for (key, _) in RATE_LABELS {
+        let n = records
+            .iter()
+            .flat_map(|r| &r.infractions)
+            .filter(|i| i.category == key)
+            .count() as f64;
+        let rate = if km > 0.0 { n / km } else { n };
+        rates.insert(key.into(), json!(rate));
+        values.push(format!("{rate:.3}"));
+    }
+    let mut labels = vec![
+        "Avg. driving score".to_string(),
+        "Avg. route completion".into(),
+        "Avg. infraction penalty".into(),
+    ];
+    labels.extend(RATE_LABELS.iter().map(|(_, l)| l.to_string()));
+    let total = records.len() + failed.len();
+    let global = json!({
+        "index": -1,
+        "route_id": -1,
+        "status": if failed.is_empty() { "Finished" } else { "Failed" },
+        "infractions": rates,
+        "scores_mean": { "score_composed": m_ds, "score_route": m_rc, "score_penalty": m_p },
+        "scores_std_dev": { "score_composed": s_ds, "score_route": s_rc, "score_penalty": s_p },
+        "meta": {
+            "total_length": records.iter().map(|r| r.meta.unwrap_or_default().route_length).sum::<f64>(),
+            "duration_game": records.iter().map(|r| r.meta.unwrap_or_default().duration_game).sum::<f64>(),
+            "duration_system": records.iter().map(|r| r.meta.unwrap_or_default().duration_system).sum::<f64>(),
+            "km_driven": km,
+            "exceptions": failed.iter().map(|(s, e)| json!([s, e])).collect::<Vec<_>>(),
+        }
+    });
+    json!({
+        "_checkpoint": {
+            "global_record": global,
+            "progress": [records.len(), total],
+            "records": records.iter().map(record_json).collect::<Vec<_>>(),
+        },
+        "entry_status": if failed.is_empty() { "Finished" } else { "Crashed" },
+        "eligible": failed.is_empty(),
+        "sensors": ["sensor.camera.rgb"],
+        "values": values,
+        "labels": labels,
+    })
+}
+
+/// Writes `doc` to `path` atomically (a `.tmp` file, then a rename).
+pub fn write(path: &Path, doc: &Value) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(doc)?)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The result table printed after a run.
+pub fn table(records: &[RouteRecord], failed: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let header = format!(
+        "{:<28} {:<40} {:>7} {:>7} {:>7} {:>5} {:>8} {:>8} {:>9}\n",
+        "scenario", "status", "RC %", "penalty", "DS", "infr", "sim s", "wall s", "step p50"
+    );
+    out.push_str(&header);
+    out.push_str(&"-".repeat(header.len() - 1));
+    out.push('\n');
+    for r in records {
+        let s = r.scores.unwrap_or_default();
+        let m = r.meta.unwrap_or_default();
+        let t = r.timing.unwrap_or_default();
+        out.push_str(&format!(
+            "{:<28} {:<40} {:>7.1} {:>7.3} {:>7.1} {:>5} {:>8.1} {:>8.2} {:>7.2}ms\n",
+            r.route_id,
+            r.status,
+            s.score_route,
+            s.score_penalty,
+            s.score_composed,
+            r.num_infractions,
+            m.duration_game,
+            m.duration_system,
+            t.step_p50_ms
+        ));
+    }
+    for (name, err) in failed {
+        out.push_str(&format!("{name:<28} ERROR: {err}\n"));
+    }
+    if !records.is_empty() {
+        let n = records.len() as f64;
+        let mean = |f: fn(&RouteRecord) -> f64| records.iter().map(f).sum::<f64>() / n;
+        out.push_str(&format!(
+            "{:<28} {:<40} {:>7.1} {:>7.3} {:>7.1}\n",
+            "mean",
+            "",
+            mean(|r| r.scores.unwrap_or_default().score_route),
+            mean(|r| r.scores.unwrap_or_default().score_penalty),
+            mean(|r| r.scores.unwrap_or_default().score_composed),
+        ));
+    }
+    out
+}
