@@ -201,3 +201,71 @@ pub fn table(records: &[RouteRecord], failed: &[(String, String)]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atlas_proto::scenario::{Infraction, Meta, Scores};
+
+    fn record(id: &str, rc: f64, penalty: f64, length: f64, inf: &[&str]) -> RouteRecord {
+        RouteRecord {
+            route_id: id.into(),
+            status: "Completed".into(),
+            num_infractions: inf.len() as u32,
+            infractions: inf
+                .iter()
+                .map(|c| Infraction {
+                    category: c.to_string(),
+                    message: "m".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            scores: Some(Scores {
+                score_route: rc,
+                score_penalty: penalty,
+                score_composed: rc * penalty,
+            }),
+            meta: Some(Meta {
+                route_length: length,
+                duration_game: 10.0,
+                duration_system: 1.0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn leaderboard_shape_means_and_rates() {
+        let recs = [
+            record("a", 100.0, 1.0, 1000.0, &[]),
+            record("b", 50.0, 0.6, 2000.0, &["collisions_vehicle"]),
+        ];
+        let doc = document(&recs, &[]);
+        let cp = &doc["_checkpoint"];
+        assert_eq!(cp["progress"], json!([2, 2]));
+        let g = &cp["global_record"];
+        assert_eq!(g["scores_mean"]["score_composed"], json!(65.0));
+        assert_eq!(g["scores_mean"]["score_route"], json!(75.0));
+        // km driven = 1.0 * 1 km + 0.5 * 2 km = 2 km, one collision => 0.5 per km.
+        assert_eq!(g["infractions"]["collisions_vehicle"], json!(0.5));
+        let r = &cp["records"][1];
+        assert_eq!(r["infractions"]["collisions_vehicle"].as_array().unwrap().len(), 1);
+        // Every Leaderboard category is present, empty or not.
+        assert_eq!(r["infractions"].as_object().unwrap().len(), 12);
+        assert_eq!(doc["values"].as_array().unwrap().len(), doc["labels"].as_array().unwrap().len());
+        assert_eq!(doc["entry_status"], "Finished");
+        let failed = document(&recs, &[("x.toml".into(), "boom".into())]);
+        assert_eq!(failed["entry_status"], "Crashed");
+        assert_eq!(failed["_checkpoint"]["progress"], json!([2, 3]));
+    }
+
+    #[test]
+    fn write_is_atomic_and_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out/results.json");
+        write(&p, &json!({"a": 1})).unwrap();
+        let back: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(back, json!({"a": 1}));
+        assert!(!p.with_extension("json.tmp").exists());
+    }
+}
