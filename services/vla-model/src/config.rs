@@ -1,0 +1,163 @@
+//! Server configuration: command-line flags, each with an environment
+//! variable, so the same struct configures the `atlas-vla` binary, the
+//! `atlas` CLI (flattened) and tests (built directly).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::Error;
+use crate::policy::{PolicyKind, RouteFollowerParams};
+
+/// Configuration of the vla-model server.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Config {
+    /// Address to listen on (used by the binary; `serve` takes a bound
+    /// listener).
+    #[arg(long, env = "ATLAS_VLA_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+
+    /// Driving policy to serve.
+    #[arg(long, env = "ATLAS_POLICY", value_enum, default_value = "baseline")]
+    pub policy: PolicyKind,
+
+    /// Cruise speed of the baseline policy, m/s.
+    #[arg(long, env = "ATLAS_TARGET_SPEED", default_value_t = 8.0)]
+    pub target_speed: f64,
+
+    /// Largest planned acceleration, m/s².
+    #[arg(long, env = "ATLAS_MAX_ACCEL", default_value_t = 2.0)]
+    pub max_accel: f64,
+
+    /// Largest planned deceleration (positive), m/s².
+    #[arg(long, env = "ATLAS_MAX_DECEL", default_value_t = 3.0)]
+    pub max_decel: f64,
+
+    /// Largest planned lateral acceleration in curves, m/s².
+    #[arg(long, env = "ATLAS_MAX_LATERAL_ACCEL", default_value_t = 2.0)]
+    pub max_lateral_accel: f64,
+
+    /// Most sessions open at once; further `start_session` calls get
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "ATLAS_MAX_SESSIONS", default_value_t = 1024)]
+    pub max_sessions: usize,
+
+    /// Seconds in-flight calls may take to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "ATLAS_GRACE_PERIOD_S", default_value_t = 10.0)]
+    pub grace_period_s: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
+            policy: PolicyKind::Baseline,
+            target_speed: 8.0,
+            max_accel: 2.0,
+            max_decel: 3.0,
+            max_lateral_accel: 2.0,
+            max_sessions: 1024,
+            grace_period_s: 10.0,
+        }
+    }
+}
+
+impl Config {
+    /// The baseline policy's tuning from these settings.
+    pub fn route_follower_params(&self) -> RouteFollowerParams {
+        RouteFollowerParams {
+            target_speed: self.target_speed,
+            max_accel: self.max_accel,
+            max_decel: self.max_decel,
+            max_lateral_accel: self.max_lateral_accel,
+            ..RouteFollowerParams::default()
+        }
+    }
+
+    /// The drain grace period; refuses negative or non-finite values.
+    pub fn grace_period(&self) -> Result<Duration, Error> {
+        Duration::try_from_secs_f64(self.grace_period_s).map_err(|_| {
+            Error::Config(format!(
+                "grace period must be a non-negative number of seconds, got {}",
+                self.grace_period_s
+            ))
+        })
+    }
+
+    /// Checks every setting, naming the first bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.grace_period()?;
+        if self.max_sessions == 0 {
+            return Err(Error::Config("max sessions must be at least 1".into()));
+        }
+        self.route_follower_params()
+            .validate()
+            .map_err(Error::Config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let cli = Cli::try_parse_from(["atlas-vla"]).unwrap();
+        let d = Config::default();
+        assert_eq!(cli.config.listen, d.listen);
+        assert_eq!(cli.config.policy, d.policy);
+        assert_eq!(cli.config.target_speed, d.target_speed);
+        assert_eq!(cli.config.max_sessions, d.max_sessions);
+        assert_eq!(cli.config.grace_period_s, d.grace_period_s);
+        d.validate().unwrap();
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_refused() {
+        let cli = Cli::try_parse_from([
+            "atlas-vla",
+            "--listen",
+            "127.0.0.1:9000",
+            "--policy",
+            "baseline",
+            "--target-speed",
+            "12.5",
+            "--max-sessions",
+            "3",
+            "--grace-period-s",
+            "1.5",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.target_speed, 12.5);
+        assert_eq!(cli.config.max_sessions, 3);
+        cli.config.validate().unwrap();
+        assert!(Cli::try_parse_from(["atlas-vla", "--policy", "nope"]).is_err());
+
+        for bad in [
+            Config {
+                grace_period_s: -1.0,
+                ..Config::default()
+            },
+            Config {
+                target_speed: f64::NAN,
+                ..Config::default()
+            },
+            Config {
+                max_decel: 0.0,
+                ..Config::default()
+            },
+            Config {
+                max_sessions: 0,
+                ..Config::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}
