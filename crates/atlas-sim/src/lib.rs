@@ -1,1 +1,25 @@
-//! atlas-sim
+//! atlas-sim: the built-in simulator core of ATLAS.
+//!
+//! Deterministic fixed-step worlds on ASAM OpenDRIVE road networks, with
+//! kinematic vehicles, lane-following NPC traffic, pedestrians, collision
+//! and lane events, and software-rendered sensors. It is a plain library:
+//! no gRPC, no async; the `atlas-bridge` service wraps it.
+//!
+//! # Layout
+//!
+//! - [`opendrive`]: the `.xodr` document model and reader.
+//! - [`map`]: the evaluated road network shared by worlds: lane poses,
+//!   world → lane lookup, lane graph, route planning.
+//! - [`render`]: the ground class raster, pinhole camera, bird's-eye
+//!   raster and image encoding.
+//! - [`math`], [`error`]: shared helpers and error types.
+
+pub mod error;
+pub mod map;
+pub mod math;
+pub mod opendrive;
+pub mod render;
+
+pub use error::{MapError, QueryError, WorldError};
+pub use map::{Bounds, LaneLocation, LanePosition, LocateHint, Map, Route};
+pub use math::{Pose, Vec2};

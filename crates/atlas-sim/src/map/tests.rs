@@ -1,0 +1,314 @@
+use std::f64::consts::PI;
+use std::path::PathBuf;
+
+use super::*;
+
+pub(crate) fn maps_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../maps")
+}
+
+/// A straight road along +x and a left-turning arc, with lane offset and a
+/// widening lane, written so every lane centre has a closed form.
+fn test_map() -> Map {
+    let xml = r#"<OpenDRIVE>
+  <header name="t"/>
+  <road id="s" length="100" junction="-1">
+    <link><successor elementType="road" elementId="a" contactPoint="start"/></link>
+    <planView><geometry s="0" x="10" y="20" hdg="0" length="100"><line/></geometry></planView>
+    <elevationProfile><elevation s="0" a="1" b="0.01" c="0" d="0"/></elevationProfile>
+    <lanes>
+      <laneOffset s="0" a="0.5" b="0" c="0" d="0"/>
+      <laneSection s="0">
+        <left><lane id="1" type="driving"><link><successor id="1"/></link><width sOffset="0" a="3"/></lane></left>
+        <right>
+          <lane id="-1" type="driving"><link><successor id="-1"/></link><width sOffset="0" a="3.5"/></lane>
+          <lane id="-2" type="sidewalk"><width sOffset="0" a="2" b="0.01"/></lane>
+        </right>
+      </laneSection>
+    </lanes>
+  </road>
+  <road id="a" length="78.53981633974483" junction="-1">
+    <link><predecessor elementType="road" elementId="s" contactPoint="end"/></link>
+    <planView><geometry s="0" x="110" y="20" hdg="0" length="78.53981633974483"><arc curvature="0.02"/></geometry></planView>
+    <lanes>
+      <laneSection s="0">
+        <left><lane id="1" type="driving"><link><predecessor id="1"/></link><width sOffset="0" a="4"/></lane></left>
+        <right><lane id="-1" type="driving"><link><predecessor id="-1"/></link><width sOffset="0" a="4"/></lane></right>
+      </laneSection>
+    </lanes>
+  </road>
+</OpenDRIVE>"#;
+    Map::from_xml(xml, "t").unwrap()
+}
+
+fn lp(road: &str, lane: i32, s: f64, offset: f64) -> LanePosition {
+    LanePosition {
+        road_id: road.into(),
+        lane_id: lane,
+        s,
+        offset,
+    }
+}
+
+#[test]
+fn straight_lane_centres_are_exact() {
+    let m = test_map();
+    // Lane -1: t = 0.5 - 1.75.
+    let p = m.lane_pose(&lp("s", -1, 10.0, 0.0)).unwrap();
+    assert!(
+        (p.x - 20.0).abs() < 1e-9 && (p.y - (20.0 - 1.25)).abs() < 1e-9,
+        "{p:?}"
+    );
+    assert!((p.z - 1.1).abs() < 1e-9);
+    assert!(p.yaw.abs() < 1e-12);
+    // Uphill along +s: nose up is negative pitch.
+    assert!((p.pitch + 0.01f64.atan()).abs() < 1e-12);
+    // Lane 1 runs the other way: t = 0.5 + 1.5.
+    let p = m.lane_pose(&lp("s", 1, 50.0, 0.25)).unwrap();
+    assert!(
+        (p.x - 60.0).abs() < 1e-9 && (p.y - 22.25).abs() < 1e-9,
+        "{p:?}"
+    );
+    assert!((p.yaw.abs() - PI).abs() < 1e-12);
+    // Widening sidewalk: inner edge at 0.5 - 3.5 = -3.0, width 2 + 0.01 s.
+    let p = m.lane_pose(&lp("s", -2, 40.0, 0.0)).unwrap();
+    let w = 2.0 + 0.4;
+    assert!((p.y - (20.0 - 3.0 - w / 2.0)).abs() < 1e-9, "{p:?}");
+    // The centre line of a widening lane turns outwards.
+    assert!((p.yaw - (-0.005f64).atan()).abs() < 1e-12, "{p:?}");
+}
+
+#[test]
+fn arc_lane_centres_are_exact() {
+    let m = test_map();
+    // Circle centre (110, 70), radius 50; lane -1 centre at radius 52, lane 1
+    // at radius 48.
+    for i in 0..=10 {
+        let s = 78.539_816_339_744_83 * i as f64 / 10.0;
+        let th = s / 50.0;
+        let p = m.lane_pose(&lp("a", -1, s, 0.0)).unwrap();
+        let (x, y) = (110.0 + 52.0 * th.sin(), 70.0 - 52.0 * th.cos());
+        assert!(
+            (p.x - x).abs() < 1e-6 && (p.y - y).abs() < 1e-6,
+            "s={s} {p:?}"
+        );
+        assert!((wrap_angle(p.yaw - th)).abs() < 1e-9);
+        let p = m.lane_pose(&lp("a", 1, s, 0.0)).unwrap();
+        let (x, y) = (110.0 + 48.0 * th.sin(), 70.0 - 48.0 * th.cos());
+        assert!(
+            (p.x - x).abs() < 1e-6 && (p.y - y).abs() < 1e-6,
+            "s={s} {p:?}"
+        );
+        assert!((wrap_angle(p.yaw - th - PI)).abs() < 1e-9);
+    }
+    // Quarter circle end: (160, 70) for the reference line.
+    let p = m
+        .lane_pose(&lp("a", -1, 78.539_816_339_744_83, 1.0))
+        .unwrap();
+    assert!(
+        (p.x - 161.0).abs() < 1e-6 && (p.y - 70.0).abs() < 1e-6,
+        "{p:?}"
+    );
+}
+
+#[test]
+fn lane_pose_rejects_bad_queries() {
+    let m = test_map();
+    assert!(matches!(
+        m.lane_pose(&lp("nope", -1, 1.0, 0.0)),
+        Err(QueryError::UnknownRoad { .. })
+    ));
+    assert!(matches!(
+        m.lane_pose(&lp("s", -3, 1.0, 0.0)),
+        Err(QueryError::UnknownLane { lane: -3, .. })
+    ));
+    assert!(matches!(
+        m.lane_pose(&lp("s", 0, 1.0, 0.0)),
+        Err(QueryError::UnknownLane { lane: 0, .. })
+    ));
+    assert!(matches!(
+        m.lane_pose(&lp("s", -1, 100.5, 0.0)),
+        Err(QueryError::SOutOfRange { .. })
+    ));
+    assert!(matches!(
+        m.lane_pose(&lp("s", -1, f64::NAN, 0.0)),
+        Err(QueryError::NotFinite { field: "s" })
+    ));
+}
+
+#[test]
+fn locate_inverts_lane_pose() {
+    let m = test_map();
+    for (road, lane, s, off) in [
+        ("s", -1, 10.0, 0.3),
+        ("s", 1, 99.0, -1.0),
+        ("s", -2, 50.0, 0.2),
+        ("a", -1, 30.0, -1.5),
+        ("a", 1, 70.0, 1.9),
+        ("a", -1, 0.4, 0.0),
+    ] {
+        let p = m.lane_pose(&lp(road, lane, s, off)).unwrap();
+        let loc = m
+            .locate(Vec2::new(p.x, p.y))
+            .unwrap_or_else(|| panic!("{road} {lane} {s}"));
+        assert_eq!(m.roads()[loc.road].id, road);
+        assert_eq!(loc.lane_id, lane);
+        assert!((loc.s - s).abs() < 1e-6, "{loc:?}");
+        assert!((loc.offset - off).abs() < 1e-6, "{loc:?}");
+        assert!(wrap_angle(loc.heading - p.yaw).abs() < 1e-9);
+    }
+    let loc = m.locate(Vec2::new(50.0, 20.0 - 4.0)).unwrap();
+    assert_eq!(loc.lane_type, LaneType::Sidewalk);
+    assert!(m.locate(Vec2::new(50.0, 40.0)).is_none());
+    assert!(m.locate(Vec2::new(-5.0, 20.0)).is_none());
+}
+
+#[test]
+fn lane_graph_follows_driving_direction() {
+    let m = test_map();
+    let g = m.graph();
+    let s = m.road_index("s").unwrap();
+    let a = m.road_index("a").unwrap();
+    let s_r = g.node_id(s, 0, -1).unwrap();
+    let a_r = g.node_id(a, 0, -1).unwrap();
+    let s_l = g.node_id(s, 0, 1).unwrap();
+    let a_l = g.node_id(a, 0, 1).unwrap();
+    assert_eq!(g.successors(s_r), &[a_r]);
+    assert!(g.successors(a_r).is_empty());
+    assert_eq!(g.successors(a_l), &[s_l]);
+    assert_eq!(g.predecessors(s_l), &[a_l]);
+    // Sidewalks are not in the graph.
+    assert!(g.node_id(s, 0, -2).is_none());
+    // Opposite lanes are not lateral neighbours.
+    assert!(g.neighbours(s_r).is_empty());
+    let arc_len = 52.0 * 78.539_816_339_744_83 / 50.0;
+    assert!((g.node(a_r).length - arc_len).abs() < 0.05);
+}
+
+#[test]
+fn routes_on_the_test_map() {
+    let m = test_map();
+    let start = m.lane_pose(&lp("s", -1, 5.0, 0.0)).unwrap();
+    let end = m.lane_pose(&lp("a", -1, 60.0, 0.0)).unwrap();
+    let r = m.plan_route(&[start.xy(), end.xy()], 1.0).unwrap();
+    // 95 m straight, 60 m of reference arc at radius 52, and a 0.75 m
+    // lateral step where the two roads' lanes do not line up.
+    let want = 95.0 + 60.0 * 52.0 / 50.0 + (0.75f64.hypot(0.25) - 0.25);
+    assert!((r.length - want).abs() < 0.05, "{} vs {want}", r.length);
+    let n = r.points.len();
+    for (i, w) in r.points.windows(2).enumerate() {
+        let d = (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]);
+        // Chords are a metre of path, shorter only across the lateral step.
+        if i + 2 < n && !(94..=96).contains(&i) {
+            assert!((d - 1.0).abs() < 1e-3, "{i}: {d}");
+        } else {
+            assert!(d <= 1.0 + 1e-9);
+        }
+    }
+    let last = r.points.last().unwrap();
+    assert!((last[0] - end.x).abs() < 1e-6 && (last[1] - end.y).abs() < 1e-6);
+    // Backwards along a one-way chain: no route.
+    let err = m.plan_route(&[end.xy(), start.xy()], 1.0).unwrap_err();
+    assert!(err.to_string().contains("no drivable route"), "{err}");
+    // Far from any road.
+    let err = m
+        .plan_route(&[Vec2::new(0.0, -500.0), end.xy()], 1.0)
+        .unwrap_err();
+    assert!(err.to_string().contains("waypoint 0"), "{err}");
+}
+
+fn load(name: &str) -> Map {
+    Map::from_file(&maps_dir().join(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn loop_map_closed_form_and_cycle() {
+    let m = load("atlas_loop.xodr");
+    assert_eq!(m.roads().len(), 4);
+    // East bend: centre (100, 30); lane -1 (right of a left turn) is the
+    // outer lane, centre radius 30 + 1.75; lane 1 the inner, 30 - 1.75.
+    let p = m.lane_pose(&lp("2", -1, 15.0 * PI, 0.0)).unwrap();
+    assert!(
+        (p.x - (100.0 + 31.75)).abs() < 1e-6 && (p.y - 30.0).abs() < 1e-6,
+        "{p:?}"
+    );
+    assert!((p.yaw - PI / 2.0).abs() < 1e-9);
+    let p = m.lane_pose(&lp("4", 1, 15.0 * PI, 0.0)).unwrap();
+    assert!(
+        (p.x - (0.0 - 28.25)).abs() < 1e-6 && (p.y - 30.0).abs() < 1e-6,
+        "{p:?}"
+    );
+    assert!((p.yaw - PI / 2.0).abs() < 1e-9);
+    // Following successors around the loop returns to the start.
+    let g = m.graph();
+    let start = g.node_id(m.road_index("1").unwrap(), 0, -1).unwrap();
+    let mut n = start;
+    let mut total = 0.0;
+    for _ in 0..4 {
+        assert_eq!(g.successors(n).len(), 1);
+        n = g.successors(n)[0];
+        total += g.node(n).length;
+    }
+    assert_eq!(n, start);
+    let want = 200.0 + 2.0 * PI * 31.75;
+    assert!((total - want).abs() < 0.1, "{total} vs {want}");
+    // A route to a point just behind the start goes all the way around.
+    let a = m.lane_pose(&lp("1", -1, 50.0, 0.0)).unwrap();
+    let b = m.lane_pose(&lp("1", -1, 40.0, 0.0)).unwrap();
+    let r = m.plan_route(&[a.xy(), b.xy()], 1.0).unwrap();
+    assert!((r.length - (want - 10.0)).abs() < 0.5, "{}", r.length);
+}
+
+#[test]
+fn loads_carla_towns() {
+    for (name, junctions) in [("Town01.xodr", 12), ("Town02.xodr", 8)] {
+        let m = load(name);
+        assert_eq!(m.junction_count(), junctions, "{name}");
+        let g = m.graph();
+        let driving: usize = m
+            .roads()
+            .iter()
+            .flat_map(|r| r.lane_sections.iter())
+            .flat_map(|ls| ls.side_lanes())
+            .filter(|l| l.kind == LaneType::Driving)
+            .count();
+        assert_eq!(g.nodes().len(), driving);
+        assert!(driving > 80, "{name}: {driving}");
+        for (i, n) in g.nodes().iter().enumerate() {
+            assert!(
+                !g.successors(i as u32).is_empty(),
+                "{name}: road {} lane {} is a dead end",
+                m.roads()[n.road].id,
+                n.lane_id
+            );
+        }
+        // Every lane centre locates back onto its own lane.
+        for n in g.nodes().iter().step_by(7) {
+            let p = n.points[n.points.len() / 2];
+            let loc = m
+                .locate_with_hint(
+                    p.pos,
+                    Some(LocateHint {
+                        heading: p.heading,
+                        road: Some(n.road),
+                    }),
+                )
+                .unwrap();
+            assert_eq!((loc.road, loc.lane_id), (n.road, n.lane_id));
+        }
+    }
+}
+
+#[test]
+fn loads_alks_roads() {
+    let mut n = 0;
+    for e in std::fs::read_dir(maps_dir().join("alks")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "xodr") {
+            let m = Map::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(m.total_road_length() > 1000.0);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 6);
+}

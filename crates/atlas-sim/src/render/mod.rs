@@ -1,0 +1,3 @@
+//! Software rendering of sensors.
+
+pub mod raster;
