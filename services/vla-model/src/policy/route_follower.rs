@@ -5,13 +5,14 @@
 //! straight past both ends. The plan starts at the current pose and speed,
 //! accelerates and brakes within comfortable limits towards the target
 //! speed, slows ahead of curves so the lateral acceleration stays bounded,
-//! and removes any lateral offset from the route smoothly over a merge
-//! distance. Without a usable route it drives straight ahead. Images are not
+//! and removes any lateral offset from the route over a merge distance
+//! along a curve that starts at the current heading, so that replanning
+//! every step continues the same manoeuvre. Without a usable route it drives straight ahead. Images are not
 //! looked at (the server still decodes and validates them).
 
 use super::path::{P2, Path};
 use super::{PLAN_POSES, PLAN_STEP_US, Plan, PlannedPose, Policy, PolicyError, plan_timestamps};
-use crate::geometry::Pose;
+use crate::geometry::{Pose, wrap_angle};
 use crate::observation::Observation;
 
 /// Speeds above this (m/s) are taken as this when planning, so a corrupt
@@ -167,14 +168,26 @@ fn interp(profile: &[f64], x: f64) -> f64 {
     profile[i] * (1.0 - t) + profile[i + 1] * t
 }
 
-/// Weight of the lateral offset `u` merge lengths after the start: 1 at 0,
-/// 0 from 1 on, smooth (zero slope) at both ends.
-fn merge_weight(u: f64) -> (f64, f64) {
+/// Largest heading error (rad) the lateral profile starts from; beyond it
+/// the slope would grow without bound.
+const MAX_HEADING_ERROR: f64 = 1.0;
+
+/// Lateral offset from the path while merging onto it: a cubic Hermite
+/// curve over `length` metres from offset `d0` with slope `m0` (the current
+/// heading error) to zero offset and slope. Returns the offset and its
+/// derivative with respect to arc length at `ds` metres from the start.
+fn merge_offset(d0: f64, m0: f64, length: f64, ds: f64) -> (f64, f64) {
+    let u = ds / length;
     if u >= 1.0 {
         return (0.0, 0.0);
     }
     let u = u.max(0.0);
-    (1.0 - u * u * (3.0 - 2.0 * u), -6.0 * u * (1.0 - u))
+    let (u2, u3) = (u * u, u * u * u);
+    let h00 = 2.0 * u3 - 3.0 * u2 + 1.0;
+    let h10 = u3 - 2.0 * u2 + u;
+    let dh00 = 6.0 * u2 - 6.0 * u;
+    let dh10 = 3.0 * u2 - 4.0 * u + 1.0;
+    (d0 * h00 + length * m0 * h10, d0 * dh00 / length + m0 * dh10)
 }
 
 impl Policy for RouteFollower {
@@ -207,7 +220,14 @@ impl Policy for RouteFollower {
         let path = self.path(obs, ego, yaw);
         let s0 = path.project(ego);
         let on_path = path.point_at(s0);
-        let offset = [ego[0] - on_path[0], ego[1] - on_path[1]];
+        let dir0 = path.direction_at(s0);
+        // Signed lateral offset (left positive) and heading error relative
+        // to the path where the ego projects onto it.
+        let d0 = dir0[0] * (ego[1] - on_path[1]) - dir0[1] * (ego[0] - on_path[0]);
+        let heading_error = wrap_angle(yaw - path.heading_at(s0));
+        let m0 = heading_error
+            .clamp(-MAX_HEADING_ERROR, MAX_HEADING_ERROR)
+            .tan();
         let merge = (p.merge_time_s * v0.max(p.target_speed)).clamp(p.merge_min_m, p.merge_max_m);
 
         let horizon_s = times.len() as f64 * PLAN_STEP_US as f64 * 1e-6;
@@ -230,17 +250,15 @@ impl Policy for RouteFollower {
                     v += a * dt;
                 }
             }
-            let (w, dw) = merge_weight((s - s0) / merge);
+            let (lat, dlat) = merge_offset(d0, m0, merge, s - s0);
             let q = path.point_at(s);
             let d = path.direction_at(s);
-            let x = q[0] + offset[0] * w;
-            let y = q[1] + offset[1] * w;
+            let x = q[0] - d[1] * lat;
+            let y = q[1] + d[0] * lat;
             let heading = if s - s0 < 1e-3 {
                 yaw
             } else {
-                let tx = d[0] + offset[0] * dw / merge;
-                let ty = d[1] + offset[1] * dw / merge;
-                ty.atan2(tx)
+                wrap_angle(path.heading_at(s) + dlat.atan())
             };
             if !(x.is_finite() && y.is_finite() && heading.is_finite()) {
                 return Err(PolicyError::Failed(format!(
@@ -392,6 +410,30 @@ mod tests {
         assert!(ys[0] > 0.9, "first pose jumped: {}", ys[0]);
         assert!(ys.windows(2).all(|w| w[1] <= w[0] + 1e-9));
         assert!(ys[39].abs() < 1e-9);
+    }
+
+    #[test]
+    fn closed_loop_replanning_converges_onto_the_route() {
+        let f = follower();
+        let (mut x, mut y, mut yaw, mut v): (f64, f64, f64, f64) = (0.0, 1.5, 0.0, 8.0);
+        let mut min_y: f64 = f64::INFINITY;
+        for _ in 0..40 {
+            let route = (0..50).map(|i| {
+                // The lane (y = 0) ahead, in the rig frame.
+                let (lx, ly) = (x + 2.0 * f64::from(i) - x, -y);
+                let (s, c) = yaw.sin_cos();
+                Vec3::new(c * lx + s * ly, -s * lx + c * ly, 0.0)
+            });
+            let plan = f.plan(&obs(x, y, yaw, v, route.collect())).unwrap();
+            let next = plan.poses[0].pose;
+            let (nx, ny) = (next.translation.x, next.translation.y);
+            v = (nx - x).hypot(ny - y) / 0.1;
+            (x, y, yaw) = (nx, ny, next.yaw());
+            min_y = min_y.min(y);
+        }
+        assert!(y.abs() < 0.05, "still {y} m off");
+        assert!(min_y > -0.15, "overshot to {min_y}");
+        assert!(yaw.abs() < 0.02, "heading {yaw}");
     }
 
     #[test]
