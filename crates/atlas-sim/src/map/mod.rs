@@ -342,10 +342,6 @@ impl Map {
         self.ref_lines[road].eval(s)
     }
 
-    pub(crate) fn ref_line(&self, road: usize) -> &RefLine {
-        &self.ref_lines[road]
-    }
-
     /// Index of the lane section covering `s`.
     pub(crate) fn section_at(&self, road: usize, s: f64) -> usize {
         self.odr.roads[road]
@@ -583,7 +579,7 @@ impl Map {
         out
     }
 
-    fn make_location(
+    pub(crate) fn make_location(
         &self,
         road: usize,
         section: usize,

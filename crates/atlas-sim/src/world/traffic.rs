@@ -1,0 +1,356 @@
+//! Lane-following NPC traffic.
+//!
+//! An NPC drives along the lane-graph nodes of its plan, choosing among
+//! successors at forks with its own seeded generator. Each step it looks
+//! down its path: any actor whose box comes within its corridor is a leader
+//! for the Intelligent Driver Model, and bends ahead cap the speed at a
+//! comfortable lateral acceleration. Junctions are taken in turn: before
+//! entering, an NPC reserves the junction lanes it will use, which is only
+//! possible while no other actor occupies or holds a lane that crosses or
+//! merges with them ([`crate::map::graph::LaneGraph::conflicts`]); otherwise
+//! it stops at the entry.
+
+use std::collections::BTreeMap;
+
+use super::{Actor, ActorId, ActorKind, Follow, MAX_BRAKE, World};
+use crate::map::{LaneLocation, Map};
+use crate::math::{Pose, Rng, Vec2, wrap_angle};
+
+/// IDM parameters: comfortable acceleration and deceleration (m/s²),
+/// standstill gap (m) and time headway (s).
+const IDM_ACCEL: f64 = 2.0;
+const IDM_DECEL: f64 = 3.0;
+const IDM_GAP: f64 = 2.0;
+const IDM_HEADWAY: f64 = 1.2;
+/// Lateral acceleration NPCs accept in bends, m/s².
+const LATERAL_ACCEL: f64 = 2.5;
+/// Target speed without a target or a speed limit: 30 km/h.
+pub const DEFAULT_SPEED: f64 = 30.0 / 3.6;
+/// Extra half-width of the corridor an NPC keeps clear, metres.
+const CORRIDOR_MARGIN: f64 = 0.3;
+
+/// The speed limit at `s` of `road`, m/s.
+pub fn speed_limit(map: &Map, road: usize, s: f64) -> Option<f64> {
+    map.roads()[road]
+        .types
+        .iter()
+        .rev()
+        .find(|t| t.s <= s + 1e-9)
+        .and_then(|t| t.max_speed)
+}
+
+/// The lane location of a lane-following actor.
+pub(crate) fn location(map: &Map, f: &Follow) -> Option<LaneLocation> {
+    let n = map.graph().node(f.node);
+    let span = map.lane_span(n.road, n.section, n.lane_id, f.s)?;
+    let lane = map.roads()[n.road].lane_sections[n.section].lane(n.lane_id)?;
+    Some(map.make_location(n.road, n.section, lane, f.s, span.centre() + f.offset, span))
+}
+
+/// Undoes this step's progress: back to `node` at `s`, with the nodes
+/// entered since returned to the plan.
+pub(crate) fn restore(f: &mut Follow, node: u32, s: f64) {
+    while let Some(prev) = f.passed.pop() {
+        f.plan.push_front(f.node);
+        f.node = prev;
+    }
+    f.node = node;
+    f.s = s;
+}
+
+fn extend_plan(map: &Map, f: &mut Follow, rng: &mut Rng, min_len: f64) {
+    let g = map.graph();
+    let mut total =
+        g.node(f.node).remaining(f.s) + f.plan.iter().map(|&n| g.node(n).length).sum::<f64>();
+    while total < min_len && f.plan.len() < 256 {
+        let last = f.plan.back().copied().unwrap_or(f.node);
+        let succ = g.successors(last);
+        if succ.is_empty() {
+            break;
+        }
+        let next = succ[rng.below(succ.len())];
+        f.plan.push_back(next);
+        total += g.node(next).length.max(0.01);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PathPoint {
+    pos: Vec2,
+    /// Distance from the rig along the path.
+    dist: f64,
+    heading: f64,
+}
+
+/// Lane-centre points ahead of the actor along its plan, up to `horizon`.
+fn path(map: &Map, f: &Follow, start: &Pose, horizon: f64, out: &mut Vec<PathPoint>) {
+    out.clear();
+    let g = map.graph();
+    let node = g.node(f.node);
+    let mut last = start.xy();
+    let mut dist = 0.0;
+    out.push(PathPoint {
+        pos: last,
+        dist,
+        heading: start.yaw,
+    });
+    let mut push = |p: &crate::map::graph::NodePoint, out: &mut Vec<PathPoint>| -> bool {
+        let d = (p.pos - last).length();
+        if d < 1e-6 {
+            return true;
+        }
+        dist += d;
+        last = p.pos;
+        out.push(PathPoint {
+            pos: p.pos,
+            dist,
+            heading: p.heading,
+        });
+        dist <= horizon
+    };
+    let ahead: Box<dyn Iterator<Item = &crate::map::graph::NodePoint>> = if node.forward {
+        Box::new(node.points.iter().filter(|p| p.s > f.s))
+    } else {
+        Box::new(node.points.iter().rev().filter(|p| p.s < f.s))
+    };
+    for p in ahead {
+        if !push(p, out) {
+            return;
+        }
+    }
+    for &n in &f.plan {
+        let node = g.node(n);
+        let pts: Box<dyn Iterator<Item = &crate::map::graph::NodePoint>> = if node.forward {
+            Box::new(node.points.iter())
+        } else {
+            Box::new(node.points.iter().rev())
+        };
+        for p in pts {
+            if !push(p, out) {
+                return;
+            }
+        }
+    }
+}
+
+/// Intelligent Driver Model acceleration.
+fn idm(v: f64, v0: f64, gap: f64, dv: f64) -> f64 {
+    let free = if v0 > 0.1 {
+        1.0 - (v / v0).powi(4)
+    } else {
+        -1.0
+    };
+    let mut a = IDM_ACCEL * free;
+    if gap.is_finite() {
+        let s_star =
+            IDM_GAP + (v * IDM_HEADWAY + v * dv / (2.0 * (IDM_ACCEL * IDM_DECEL).sqrt())).max(0.0);
+        a -= IDM_ACCEL * (s_star / gap.max(0.1)).powi(2);
+    }
+    a.clamp(-MAX_BRAKE, IDM_ACCEL)
+}
+
+/// Accelerations of every actor for this step (non-NPCs get 0), updating
+/// NPC plans and junction reservations in actor-id order.
+pub(crate) fn decide(w: &mut World) -> Vec<f64> {
+    let n = w.actors.len();
+    let mut out = vec![0.0; n];
+    if !w.actors.iter().any(|a| a.follow.is_some()) {
+        return out;
+    }
+    let map = std::sync::Arc::clone(&w.map);
+    let g = map.graph();
+    // Who is on, or holds, each lane node.
+    let mut occupied: BTreeMap<u32, Vec<ActorId>> = BTreeMap::new();
+    for a in &w.actors {
+        if let Some(f) = &a.follow {
+            occupied.entry(f.node).or_default().push(a.id);
+            for &r in &f.reserved {
+                occupied.entry(r).or_default().push(a.id);
+            }
+        } else if let Some(node) = a.lane.as_ref().and_then(|l| l.node) {
+            occupied.entry(node).or_default().push(a.id);
+        }
+    }
+    let boxes: Vec<_> = w.actors.iter().map(Actor::obb).collect();
+    let mut buf = Vec::new();
+    for (i, acc) in out.iter_mut().enumerate() {
+        if w.actors[i].kind != ActorKind::Vehicle {
+            continue;
+        }
+        let Some(mut f) = w.actors[i].follow.take() else {
+            continue;
+        };
+        let mut rng = w.actors[i].rng.clone();
+        let me = &w.actors[i];
+        let v = me.speed;
+        let front = me.dims.front(me.kind);
+        let half_w = 0.5 * me.dims.width;
+        let node = g.node(f.node);
+        let v0 = if f.target_speed > 0.0 {
+            f.target_speed
+        } else {
+            speed_limit(&map, node.road, f.s).unwrap_or(DEFAULT_SPEED)
+        };
+        let horizon = (front + 10.0 + 3.0 * v + v * v / (2.0 * IDM_DECEL)).clamp(25.0, 120.0);
+        extend_plan(&map, &mut f, &mut rng, horizon + 20.0);
+        path(&map, &f, &me.pose, horizon, &mut buf);
+
+        // Bends ahead: slow down in time for them.
+        let mut v_des = v0;
+        for p in buf.windows(2) {
+            let ds = p[1].dist - p[0].dist;
+            if ds < 0.3 {
+                continue;
+            }
+            let k = wrap_angle(p[1].heading - p[0].heading).abs() / ds;
+            if k > 1e-3 {
+                let v_curve = (LATERAL_ACCEL / k).sqrt();
+                let reach = (p[0].dist - front).max(0.0);
+                v_des = v_des.min((v_curve * v_curve + 2.0 * IDM_DECEL * reach).sqrt());
+            }
+        }
+
+        // The nearest actor in the corridor.
+        let mut gap = f64::INFINITY;
+        let mut lead_v = 0.0;
+        let me_pos = me.pose.xy();
+        for (j, other) in w.actors.iter().enumerate() {
+            if j == i {
+                continue;
+            }
+            let ob = &boxes[j];
+            if (ob.centre - me_pos).length() > horizon + ob.radius() + 3.0 {
+                continue;
+            }
+            for p in &buf {
+                if p.dist < front - 1.0 {
+                    continue;
+                }
+                if ob.distance(p.pos) < half_w + CORRIDOR_MARGIN {
+                    let d = (p.dist - front).max(0.0);
+                    if d < gap {
+                        gap = d;
+                        let dir = Vec2::from_angle(p.heading);
+                        lead_v = other.velocity[0] * dir.x + other.velocity[1] * dir.y;
+                    }
+                    break;
+                }
+            }
+        }
+
+        // Junctions: reserve the lanes through, or stop at the entry.
+        let mut dist = node.remaining(f.s);
+        let plan: Vec<u32> = f.plan.iter().copied().collect();
+        for (k, &pn) in plan.iter().enumerate() {
+            let pnode = g.node(pn);
+            if pnode.junction.is_some() && !f.reserved.contains(&pn) {
+                let gate = (v * v / (2.0 * IDM_DECEL) + front + 6.0).max(10.0);
+                if dist > gate {
+                    break;
+                }
+                let run: Vec<u32> = plan[k..]
+                    .iter()
+                    .copied()
+                    .take_while(|&r| g.node(r).junction == pnode.junction)
+                    .collect();
+                let free = run.iter().all(|&r| {
+                    g.conflicts(r).iter().all(|c| {
+                        occupied
+                            .get(c)
+                            .is_none_or(|ids| ids.iter().all(|&id| id == me.id))
+                    })
+                });
+                if free {
+                    for r in run {
+                        f.reserved.push(r);
+                        occupied.entry(r).or_default().push(me.id);
+                    }
+                } else {
+                    let d = (dist - front).max(0.0);
+                    if d < gap {
+                        gap = d;
+                        lead_v = 0.0;
+                    }
+                }
+                break;
+            }
+            dist += pnode.length;
+            if dist > horizon {
+                break;
+            }
+        }
+
+        *acc = idm(v, v_des, gap, v - lead_v);
+        let me = &mut w.actors[i];
+        me.follow = Some(f);
+        me.rng = rng;
+    }
+    out
+}
+
+/// Moves a lane-following vehicle `acc` m/s² for one step along its plan.
+pub(crate) fn advance(map: &Map, a: &mut Actor, acc: f64, dt: f64) {
+    let g = map.graph();
+    let Some(f) = a.follow.as_mut() else {
+        return;
+    };
+    f.passed.clear();
+    let v = a.speed;
+    let mut v1 = (v + acc * dt).max(0.0);
+    let mut d = 0.5 * (v + v1) * dt;
+    loop {
+        let node = g.node(f.node);
+        let rem = node.remaining(f.s);
+        if d <= rem {
+            let ds = d / node.stretch();
+            f.s += if node.forward { ds } else { -ds };
+            break;
+        }
+        d -= rem;
+        let next = f.plan.pop_front().or_else(|| {
+            let succ = g.successors(f.node);
+            (!succ.is_empty()).then(|| succ[a.rng.below(succ.len())])
+        });
+        match next {
+            Some(nx) => {
+                f.passed.push(f.node);
+                f.node = nx;
+                f.s = g.node(nx).entry_s();
+            }
+            None => {
+                // A dead end: stop at the end of the lane.
+                f.s = node.exit_s();
+                v1 = 0.0;
+                break;
+            }
+        }
+    }
+    a.speed = v1;
+    let node = g.node(f.node);
+    if let Some(p) = map.lane_point(node.road, node.section, node.lane_id, f.s, f.offset) {
+        a.pose = p;
+    }
+    // Keep junction lanes until the whole car has left them.
+    let cur = f.node;
+    let leaving = node.junction.is_none() && node.travelled(f.s) < a.dims.length + 2.0;
+    if !leaving {
+        let plan = &f.plan;
+        f.reserved.retain(|r| *r == cur || plan.contains(r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idm;
+
+    #[test]
+    fn idm_free_road_and_following() {
+        // Free road below the target speed: accelerate; at it: coast.
+        assert!(idm(5.0, 10.0, f64::INFINITY, 0.0) > 1.5);
+        assert!(idm(10.0, 10.0, f64::INFINITY, 0.0).abs() < 1e-12);
+        // Closing fast on a near leader: brake hard.
+        assert!(idm(10.0, 10.0, 5.0, 10.0) <= -7.9);
+        // Standing behind a stopped leader at the standstill gap: hold.
+        assert!(idm(0.0, 10.0, 2.0, 0.0) <= 0.0);
+    }
+}
