@@ -1,14 +1,15 @@
 //! The `baseline` policy: follow the submitted route at a target speed.
 //!
 //! The route (rig frame at its timestamp) is moved into the local frame
-//! through the ego pose at that time and treated as a polyline that continues
-//! straight past both ends. The plan starts at the current pose and speed,
-//! accelerates and brakes within comfortable limits towards the target
-//! speed, slows ahead of curves so the lateral acceleration stays bounded,
-//! and removes any lateral offset from the route over a merge distance
-//! along a curve that starts at the current heading, so that replanning
-//! every step continues the same manoeuvre. Without a usable route it drives straight ahead. Images are not
-//! looked at (the server still decodes and validates them).
+//! through the ego pose at that time and turned into a smooth curve through
+//! its points that continues straight past both ends ([`super::path`]). The
+//! plan starts at the current pose and speed, accelerates and brakes within
+//! comfortable limits towards the target speed, slows ahead of curves so the
+//! lateral acceleration stays bounded, and removes any lateral offset from
+//! the route over a merge distance along a curve that starts at the current
+//! heading, so that replanning every step continues the same manoeuvre.
+//! Without a usable route it drives straight ahead. Images are not looked
+//! at (the server still decodes and validates them).
 
 use super::path::{P2, Path};
 use super::{PLAN_POSES, PLAN_STEP_US, Plan, PlannedPose, Policy, PolicyError, plan_timestamps};
