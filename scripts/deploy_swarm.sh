@@ -77,8 +77,9 @@ Options:
                           ATLAS_VLA_IMAGE)
   --build-mode MODE       prebuilt (host cargo build, offline), source (in Docker) or
                           auto (default); see scripts/build_images.sh
-  --mtu N                 MTU of the overlay network (default: this host's
-                          default-route interface MTU - 50)
+  --mtu N                 the overlay network's MTU option: the hosts' interface MTU
+                          (containers get N - 50 for VXLAN; default: the MTU of this
+                          host's default-route interface)
   --advertise-addr ADDR   address for 'docker swarm init' (when this host has several)
   --timeout SECONDS       how long to wait for the services (default: $TIMEOUT)
   --smoke-scenario PATH   scenario file inside the scenario image
@@ -224,8 +225,10 @@ if [[ $SKIP_BUILD == 0 ]]; then
   [[ $VLA_CUDA == 1 ]] && build_args+=(--cuda)
   bash "$ATLAS_ROOT/scripts/build_images.sh" "${build_args[@]}"
   PHASE[build]=$(( $(now) - t ))
-  # shellcheck disable=SC1090
-  set -a; source "$ENV_FILE"; set +a
+  set -a
+  # shellcheck source=/dev/null
+  source "$ENV_FILE"
+  set +a
 else
   : "${ATLAS_SCENARIO_IMAGE:=atlas-scenario:latest}"
   : "${ATLAS_BRIDGE_IMAGE:=atlas-carla-bridge:latest}"
@@ -262,8 +265,8 @@ registry_image() {
 }
 
 wait_registry() {
-  local url="http://127.0.0.1:$1/v2/" i
-  for i in $(seq 1 60); do
+  local url="http://127.0.0.1:$1/v2/"
+  for _ in $(seq 1 60); do
     curl -fsS -m 2 "$url" >/dev/null 2>&1 && return 0
     sleep 1
   done
@@ -341,8 +344,8 @@ export "${IMAGE_VARS[@]}"
 
 # ---------------------------------------------------------------- deploy
 if [[ -z $MTU ]]; then
-  host_mtu=$(default_route_mtu || true)
-  MTU=$(( ${host_mtu:-1500} - 50 ))
+  MTU=$(default_route_mtu || true)
+  MTU=${MTU:-1500}
 fi
 export ATLAS_NETWORK_MTU="$MTU"
 export ATLAS_SCENARIO_REPLICAS="$REPLICAS"

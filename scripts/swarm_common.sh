@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Helpers shared by build_images.sh, deploy_swarm.sh and teardown_swarm.sh.
 # Sourced, not run.
 
@@ -59,8 +60,8 @@ single_node_swarm() {
 swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
 is_swarm_manager() { [[ $(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null) == true ]]; }
 
-# MTU of the interface that carries the default route (VXLAN needs 50 bytes
-# of it for its own headers).
+# MTU of the interface that carries the default route: the overlay network's
+# MTU option (Docker gives containers 50 bytes less, for the VXLAN header).
 default_route_mtu() {
   local dev
   dev=$(ip -o route show default 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="dev") {print $(i+1); exit}}')

@@ -106,16 +106,16 @@ else
 fi
 
 if [[ $REMOVE_VOLUMES == 1 ]]; then
-  vols=$(stack_volumes)
-  if [[ -n $vols ]]; then
-    log "removing volumes: $(echo "$vols" | tr '\n' ' ')"
+  mapfile -t vols < <(stack_volumes)
+  if [[ ${#vols[@]} -gt 0 ]]; then
+    log "removing volumes: ${vols[*]}"
     # A volume is released a moment after its last container is deleted.
     deadline=$(( $(now) + 30 ))
-    until docker volume rm $vols >/dev/null 2>&1; do
-      (( $(now) < deadline )) || die "cannot remove volumes: $(docker volume rm $vols 2>&1 | tr '\n' ' ')"
+    until docker volume rm "${vols[@]}" >/dev/null 2>&1; do
+      (( $(now) < deadline )) || die "cannot remove volumes: $(docker volume rm "${vols[@]}" 2>&1 | tr '\n' ' ')"
       sleep 1
-      vols=$(stack_volumes)
-      [[ -z $vols ]] && break
+      mapfile -t vols < <(stack_volumes)
+      [[ ${#vols[@]} -eq 0 ]] && break
     done
   fi
   if [[ $swarm == active && $(docker node ls -q | wc -l) -gt 1 ]]; then
