@@ -74,8 +74,13 @@ pub enum QueryError {
     UnknownLane { road: String, lane: i32, s: f64 },
     #[error("s: {s:.3} is outside road \"{road}\" (length {length:.3})")]
     SOutOfRange { road: String, s: f64, length: f64 },
+    /// Malformed route request (too few waypoints, bad spacing, a waypoint
+    /// far from any drivable lane).
     #[error("waypoints: {0}")]
     Route(String),
+    /// The waypoints are fine but the lane graph does not connect them.
+    #[error("waypoints: {0}")]
+    NoRoute(String),
 }
 
 /// A world operation with arguments the world cannot accept.

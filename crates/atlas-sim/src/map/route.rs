@@ -113,7 +113,7 @@ impl Map {
         let mut start: Vec<Snap> = snaps.remove(0);
         for (leg, targets) in snaps.into_iter().enumerate() {
             let (mut leg_pieces, end) = self.route_leg(&start, &targets).ok_or_else(|| {
-                QueryError::Route(format!(
+                QueryError::NoRoute(format!(
                     "no drivable route from waypoint {leg} to waypoint {}",
                     leg + 1
                 ))

@@ -362,8 +362,8 @@ impl World {
         Ok(())
     }
 
-    /// Sets the controls an externally driven vehicle holds until changed.
-    pub fn set_control(&mut self, id: ActorId, c: VehicleControl) -> Result<(), WorldError> {
+    /// Checks that [`World::set_control`] would accept these controls.
+    pub fn check_control(&self, id: ActorId, c: VehicleControl) -> Result<(), WorldError> {
         let i = self.index_of(id)?;
         if !(c.throttle.is_finite() && c.brake.is_finite() && c.steer.is_finite()) {
             return Err(WorldError::invalid(
@@ -371,13 +371,21 @@ impl World {
                 format!("actor {id}: non-finite control value"),
             ));
         }
-        let a = &mut self.actors[i];
-        if !a.is_external_vehicle() {
+        if !self.actors[i].is_external_vehicle() {
             return Err(WorldError::invalid(
                 "commands",
                 format!("actor {id} is not an externally controlled vehicle"),
             ));
         }
+        Ok(())
+    }
+
+    /// Sets the controls an externally driven vehicle holds until changed
+    /// (values are clamped to their ranges).
+    pub fn set_control(&mut self, id: ActorId, c: VehicleControl) -> Result<(), WorldError> {
+        self.check_control(id, c)?;
+        let i = self.index_of(id)?;
+        let a = &mut self.actors[i];
         a.control = VehicleControl {
             throttle: c.throttle.clamp(0.0, 1.0),
             brake: c.brake.clamp(0.0, 1.0),
