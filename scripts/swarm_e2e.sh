@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# End-to-end test of the Swarm deployment on this machine's Docker engine:
+#   1. scripts/deploy_swarm.sh (build, registry, deploy, healthy, smoke scenario)
+#   2. RUNS scenario runs from a client container on the stack's network, 1 replica
+#   3. docker service scale <stack>_scenario=REPLICAS, wait until healthy
+#   4. RUNS runs again, spread over the replicas; every replica must serve runs
+#   5. every task of every service answers its gRPC health check with SERVING
+#   6. scripts/teardown_swarm.sh --remove-volumes; nothing of the stack is left
+# Prints the wall time of each step. Exits non-zero on the first failure.
+#
+#   scripts/swarm_e2e.sh [--stack-name NAME] [--runs 12] [--replicas 3]
+#                        [--full-cleanup] [--keep] [-- deploy options...]
+set -euo pipefail
+ATLAS_LOG_PREFIX=e2e
+# shellcheck source=swarm_common.sh
+source "$(dirname "$0")/swarm_common.sh"
+
+STACK="atlas-e2e"
+RUNS=12
+REPLICAS=3
+TEARDOWN=(--remove-volumes)
+KEEP=0
+DEPLOY_ARGS=()
+
+usage() {
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --stack-name) STACK="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --replicas) REPLICAS="$2"; shift 2 ;;
+    --full-cleanup) TEARDOWN=(--full-cleanup); shift ;;
+    --keep) KEEP=1; shift ;;
+    --) shift; DEPLOY_ARGS=("$@"); break ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+[[ $RUNS =~ ^[0-9]+$ && $RUNS -ge 1 ]] || die "--runs must be a positive integer"
+[[ $REPLICAS =~ ^[0-9]+$ && $REPLICAS -ge 2 ]] || die "--replicas must be at least 2"
+
+require_docker
+cd "$ATLAS_ROOT"
+declare -A T=()
+
+cleanup() {
+  local rc=$?
+  if [[ $rc -ne 0 && $KEEP == 0 ]]; then
+    warn "failed (exit $rc): tearing the stack down"
+    bash scripts/teardown_swarm.sh --stack-name "$STACK" --remove-volumes >&2 || true
+  fi
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ deploy
+t=$(now)
+bash scripts/deploy_swarm.sh --stack-name "$STACK" --replicas 1 "${DEPLOY_ARGS[@]}"
+T[deploy]=$(( $(now) - t ))
+
+SVC="${STACK}_scenario"
+NET="${STACK}_atlas-network"
+IMAGE=$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$SVC")
+IMAGE=${IMAGE%@*}
+
+# The runs: the shipped scenarios, round-robin, RUNS in all.
+mapfile -t SCENARIOS < <(cd scenarios && ls -1 ./*.toml | sed 's|^\./|/app/scenarios/|')
+[[ ${#SCENARIOS[@]} -gt 0 ]] || die "no scenarios in scenarios/"
+
+# Runs RUNS scenarios from a client container on the stack's network. The
+# client resolves tasks.scenario (dnsrr: one address per replica) and sends
+# run i to replica i mod N, PARALLEL runs at a time, each its own `atlas run`.
+# Prints "ok <n>" lines; fails when a run fails or returns no scored record.
+client_runs() {
+  local parallel="$1" list
+  list=$(for ((i = 0; i < RUNS; i++)); do echo "${SCENARIOS[i % ${#SCENARIOS[@]}]}"; done)
+  docker run --rm --network "$NET" --entrypoint bash -e "PARALLEL=$parallel" "$IMAGE" -c '
+    set -euo pipefail
+    mapfile -t addrs < <(getent ahostsv4 tasks.scenario | awk "{print \$1}" | sort -u)
+    echo "replicas resolved: ${#addrs[@]} (${addrs[*]})" >&2
+    mapfile -t files
+    run() {
+      local i=$1 f=$2 addr=${addrs[$(( $1 % ${#addrs[@]} ))]}
+      if atlas run --scenario-addr "$addr:50053" --results "/tmp/r$i.json" "$f" >"/tmp/r$i.log" 2>&1 \
+         && grep -q "\"score_composed\"" "/tmp/r$i.json"; then
+        echo "ok $i $addr $(basename "$f") $(tail -n 3 /tmp/r$i.log | head -n 1 | tr -s " " | cut -d" " -f2-6)"
+      else
+        echo "FAILED $i $addr $f"; cat "/tmp/r$i.log"; return 1
+      fi
+    }
+    pids=(); rc=0
+    for i in "${!files[@]}"; do
+      run "$i" "${files[$i]}" &
+      pids+=($!)
+      if (( ${#pids[@]} >= PARALLEL )); then wait "${pids[0]}" || rc=1; pids=("${pids[@]:1}"); fi
+    done
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    exit $rc
+  ' <<<"$list"
+}
+
+# "run finished" lines each scenario container has logged so far.
+runs_per_replica() {
+  local cid
+  for cid in $(docker ps -q --filter "label=com.docker.swarm.service.name=$SVC"); do
+    printf '%s %s\n' "$(docker inspect -f '{{.Name}}' "$cid" | sed 's|^/||')" \
+      "$(docker logs "$cid" 2>&1 | grep -c 'run finished' || true)"
+  done | sort
+}
+
+wait_replicas() {
+  local want="$1" deadline=$(( $(now) + 180 )) running healthy
+  while :; do
+    running=$(docker service ps "$SVC" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true)
+    healthy=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SVC" --filter health=healthy | wc -l)
+    [[ $running -eq $want && $healthy -eq $want ]] && return 0
+    (( $(now) < deadline )) || die "$SVC: $running running / $healthy healthy of $want after 180 s"
+    sleep 1
+  done
+}
+
+# ------------------------------------------------------ RUNS on 1 replica
+log "$RUNS runs on 1 scenario replica"
+t=$(now)
+client_runs 1 >&2
+T[runs_1]=$(( $(now) - t ))
+log "$RUNS runs on 1 replica: ${T[runs_1]} s"
+
+# ----------------------------------------------------------------- scale
+t=$(now)
+log "docker service scale $SVC=$REPLICAS"
+docker service scale --detach "$SVC=$REPLICAS" >/dev/null
+wait_replicas "$REPLICAS"
+T[scale]=$(( $(now) - t ))
+log "$REPLICAS replicas healthy in ${T[scale]} s"
+
+declare -A BEFORE=()
+while read -r name n; do BEFORE[$name]=$n; done < <(runs_per_replica)
+
+log "$RUNS runs on $REPLICAS scenario replicas ($REPLICAS at a time)"
+t=$(now)
+client_runs "$REPLICAS" >&2
+T[runs_n]=$(( $(now) - t ))
+log "$RUNS runs on $REPLICAS replicas: ${T[runs_n]} s"
+
+served=0
+while read -r name n; do
+  d=$(( n - ${BEFORE[$name]:-0} ))
+  log "  $name served $d run(s)"
+  [[ $d -gt 0 ]] && served=$((served + 1))
+done < <(runs_per_replica)
+[[ $served -eq $REPLICAS ]] || die "only $served of $REPLICAS replicas served runs"
+
+# ---------------------------------------------------------------- health
+log "health of every task"
+docker run --rm --network "$NET" --entrypoint bash "$IMAGE" -c '
+  set -euo pipefail
+  for spec in carla-bridge:50052:atlas.sim.v1.Simulator \
+              ad-stack-dummy:50051:egodriver.EgodriverService \
+              scenario:50053:atlas.scenario.v1.ScenarioRunner; do
+    IFS=: read -r svc port name <<<"$spec"
+    mapfile -t addrs < <(getent ahostsv4 "tasks.$svc" | awk "{print \$1}" | sort -u)
+    [[ ${#addrs[@]} -gt 0 ]] || { echo "$svc: no tasks resolved"; exit 1; }
+    for a in "${addrs[@]}"; do
+      printf "%-16s %-12s " "$svc" "$a"
+      atlas-probe -addr "$a:$port" -service "$name"
+    done
+  done
+' >&2
+
+# -------------------------------------------------------------- teardown
+t=$(now)
+bash scripts/teardown_swarm.sh --stack-name "$STACK" "${TEARDOWN[@]}"
+T[teardown]=$(( $(now) - t ))
+left=""
+if [[ $(swarm_state) == active ]]; then
+  left+=$(docker service ls -q --filter "label=com.docker.stack.namespace=$STACK")
+fi
+left+=$(docker ps -aq --filter "label=com.docker.stack.namespace=$STACK")
+left+=$(docker network ls -q --filter "label=com.docker.stack.namespace=$STACK")
+left+=$(docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK")
+[[ -z $left ]] || die "left after teardown: $left"
+trap - EXIT
+
+log "PASS: deploy ${T[deploy]} s, $RUNS runs on 1 replica ${T[runs_1]} s," \
+  "scale to $REPLICAS ${T[scale]} s, $RUNS runs on $REPLICAS replicas ${T[runs_n]} s, teardown ${T[teardown]} s"
