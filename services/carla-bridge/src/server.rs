@@ -87,7 +87,8 @@ pub async fn serve(
 }
 
 /// Parses the wanted maps that exist (or the directory's first map when
-/// none does); succeeds when at least one parsed.
+/// none does) and rasterises their ground; succeeds when at least one
+/// parsed.
 async fn warm_up(maps: &MapStore, wanted: &[String]) -> Result<Vec<String>, BridgeError> {
     let mut names: Vec<String> = wanted
         .iter()
@@ -104,7 +105,11 @@ async fn warm_up(maps: &MapStore, wanted: &[String]) -> Result<Vec<String>, Brid
     let mut last_err = None;
     for n in names {
         match maps.get(&n).await {
-            Ok(_) => loaded.push(n),
+            Ok(map) => {
+                // Rasterise the ground now so first camera frames are fast.
+                tokio::task::spawn_blocking(move || map.raster().build_all(&map)).await?;
+                loaded.push(n);
+            }
             Err(e) => {
                 tracing::error!(map = %n, error = %e, "warm-up map failed to load");
                 last_err = Some(e);
