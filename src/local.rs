@@ -153,8 +153,7 @@ impl LocalStack {
 
     /// Resolves when any service stops on its own (an error).
     pub async fn stopped(&mut self) -> anyhow::Result<()> {
-        let (res, i, _) =
-            futures::future::select_all(self.tasks.iter_mut().map(|(_, t)| t)).await;
+        let (res, i, _) = futures::future::select_all(self.tasks.iter_mut().map(|(_, t)| t)).await;
         let name = self.tasks[i].0;
         match res {
             Ok(Ok(())) => bail!("{name} stopped"),

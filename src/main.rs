@@ -122,8 +122,12 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(ServeCommand::Scenario(_)) => "atlas-scenario",
         _ => "atlas",
     };
+    let default_log = match &cli.command {
+        Command::Run(_) => "warn",
+        _ => "info",
+    };
     rt.block_on(async move {
-        let _telemetry = atlas_rt::telemetry::init(service_name)?;
+        let _telemetry = atlas_rt::telemetry::init_with_filter(service_name, default_log)?;
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Up(args) => up(args).await,
@@ -256,7 +260,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         stack.shutdown().await?;
     }
     if !failed.is_empty() {
-        bail!("{} of {} runs failed", failed.len(), records.len() + failed.len());
+        bail!(
+            "{} of {} runs failed",
+            failed.len(),
+            records.len() + failed.len()
+        );
     }
     Ok(())
 }

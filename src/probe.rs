@@ -143,7 +143,12 @@ pub async fn probe(args: &ProbeArgs) -> (i32, String) {
         Ok(e) => e
             .connect_timeout(args.connect_timeout)
             .user_agent(args.user_agent.clone()),
-        Err(e) => return (EXIT_BAD_ARGUMENTS, format!("invalid -addr {:?}: {e}", args.addr)),
+        Err(e) => {
+            return (
+                EXIT_BAD_ARGUMENTS,
+                format!("invalid -addr {:?}: {e}", args.addr),
+            );
+        }
     };
     let endpoint = match endpoint {
         Ok(e) => e,
@@ -186,7 +191,10 @@ pub async fn probe(args: &ProbeArgs) -> (i32, String) {
         Err(_) => {
             return (
                 EXIT_RPC_FAILURE,
-                format!("timeout: health rpc did not complete within {:?}", args.rpc_timeout),
+                format!(
+                    "timeout: health rpc did not complete within {:?}",
+                    args.rpc_timeout
+                ),
             );
         }
     };
@@ -196,7 +204,10 @@ pub async fn probe(args: &ProbeArgs) -> (i32, String) {
     } else {
         (
             EXIT_UNHEALTHY,
-            format!("service unhealthy (responded with {:?})", status.as_str_name()),
+            format!(
+                "service unhealthy (responded with {:?})",
+                status.as_str_name()
+            ),
         )
     }
 }
@@ -211,8 +222,13 @@ mod tests {
 
     #[test]
     fn go_style_flags() {
-        let a = args(&["-addr=:50051", "-service", "egodriver.EgodriverService", "--rpc-timeout=2s"])
-            .unwrap();
+        let a = args(&[
+            "-addr=:50051",
+            "-service",
+            "egodriver.EgodriverService",
+            "--rpc-timeout=2s",
+        ])
+        .unwrap();
         assert_eq!(a.addr, ":50051");
         assert_eq!(a.service, "egodriver.EgodriverService");
         assert_eq!(a.rpc_timeout, Duration::from_secs(2));

@@ -19,7 +19,10 @@ const RATE_LABELS: [(&str, &str); 12] = [
     ("route_dev", "Route deviations"),
     ("route_timeout", "Route timeouts"),
     ("vehicle_blocked", "Agent blocked"),
-    ("yield_emergency_vehicle_infractions", "Yield emergency vehicles infractions"),
+    (
+        "yield_emergency_vehicle_infractions",
+        "Yield emergency vehicles infractions",
+    ),
     ("scenario_timeouts", "Scenario timeouts"),
     ("min_speed_infractions", "Min speed infractions"),
 ];
@@ -31,7 +34,10 @@ fn record_json(r: &RouteRecord) -> Value {
         infractions
             .entry(inf.category.as_str())
             .or_default()
-            .push(format!("{} (t={:.1}s, x={:.1}, y={:.1})", inf.message, inf.sim_time_s, inf.x, inf.y));
+            .push(format!(
+                "{} (t={:.1}s, x={:.1}, y={:.1})",
+                inf.message, inf.sim_time_s, inf.x, inf.y
+            ));
     }
     let scores = r.scores.unwrap_or_default();
     let meta = r.meta.unwrap_or_default();
@@ -249,10 +255,19 @@ mod tests {
         // km driven = 1.0 * 1 km + 0.5 * 2 km = 2 km, one collision => 0.5 per km.
         assert_eq!(g["infractions"]["collisions_vehicle"], json!(0.5));
         let r = &cp["records"][1];
-        assert_eq!(r["infractions"]["collisions_vehicle"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            r["infractions"]["collisions_vehicle"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         // Every Leaderboard category is present, empty or not.
         assert_eq!(r["infractions"].as_object().unwrap().len(), 12);
-        assert_eq!(doc["values"].as_array().unwrap().len(), doc["labels"].as_array().unwrap().len());
+        assert_eq!(
+            doc["values"].as_array().unwrap().len(),
+            doc["labels"].as_array().unwrap().len()
+        );
         assert_eq!(doc["entry_status"], "Finished");
         let failed = document(&recs, &[("x.toml".into(), "boom".into())]);
         assert_eq!(failed["entry_status"], "Crashed");

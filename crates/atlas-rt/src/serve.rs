@@ -44,7 +44,18 @@ where
         on_drain().await;
         let _ = tx.send(());
     };
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Small request/response pairs on a long-lived HTTP/2 connection: without
+    // TCP_NODELAY, Nagle's algorithm and delayed ACKs add tens of ms per call.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |conn| {
+            conn.inspect(|s| {
+                if let Err(e) = s.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            })
+        },
+    );
     let server = router.serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);
     tracing::info!(%addr, "serving");

@@ -32,17 +32,29 @@ impl Drop for TelemetryGuard {
 
 /// True when OTLP export is configured through the standard variables.
 pub fn otlp_configured() -> bool {
-    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()))
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()))
 }
 
 /// Installs the global subscriber for `service_name`. Call once per process,
 /// from inside a tokio runtime (the batch exporter spawns on it).
 pub fn init(service_name: &str) -> Result<TelemetryGuard, Error> {
+    init_with_filter(service_name, "info")
+}
+
+/// [`init`] with another log filter than `info` when `RUST_LOG` is unset
+/// (a command-line client wants only warnings by default).
+pub fn init_with_filter(service_name: &str, default_filter: &str) -> Result<TelemetryGuard, Error> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
     if !otlp_configured() {
         tracing_subscriber::registry()
             .with(filter)
