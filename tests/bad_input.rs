@@ -20,11 +20,13 @@ async fn malformed_inputs_are_refused_with_names_and_codes() {
         .replace("behavior = \"stopped\"", "behaviour = \"stopped\"");
     let err = client
         .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(pb::ScenarioSource {
-                file_name: "typo.toml".into(),
-                content,
-                opendrive_xml: String::new(),
-            })),
+            scenario: Some(pb::run_scenario_request::Scenario::Source(
+                pb::ScenarioSource {
+                    file_name: "typo.toml".into(),
+                    content,
+                    opendrive_xml: String::new(),
+                },
+            )),
             options: None,
             index: 0,
         })
@@ -40,11 +42,13 @@ async fn malformed_inputs_are_refused_with_names_and_codes() {
         .replace("timeout_s = 40", "timeout_s = -4");
     let err = client
         .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(pb::ScenarioSource {
-                file_name: "neg.toml".into(),
-                content,
-                opendrive_xml: String::new(),
-            })),
+            scenario: Some(pb::run_scenario_request::Scenario::Source(
+                pb::ScenarioSource {
+                    file_name: "neg.toml".into(),
+                    content,
+                    opendrive_xml: String::new(),
+                },
+            )),
             options: None,
             index: 0,
         })
@@ -66,11 +70,13 @@ async fn malformed_inputs_are_refused_with_names_and_codes() {
         );
     let mut stream = client
         .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(pb::ScenarioSource {
-                file_name: "lane.toml".into(),
-                content,
-                opendrive_xml: String::new(),
-            })),
+            scenario: Some(pb::run_scenario_request::Scenario::Source(
+                pb::ScenarioSource {
+                    file_name: "lane.toml".into(),
+                    content,
+                    opendrive_xml: String::new(),
+                },
+            )),
             options: None,
             index: 0,
         })
@@ -206,7 +212,11 @@ async fn malformed_inputs_are_refused_with_names_and_codes() {
 fn a_malformed_file_is_named_by_the_cli_reader() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("broken.toml");
-    std::fs::write(&p, "map = \"Town01\"\n[ego]\nstart = { road = \"1\", lane = -1 }\n").unwrap();
+    std::fs::write(
+        &p,
+        "map = \"Town01\"\n[ego]\nstart = { road = \"1\", lane = -1 }\n",
+    )
+    .unwrap();
     let err = format!("{:#}", atlas::client::source(&p).unwrap_err());
     assert!(err.contains("broken.toml"), "{err}");
     assert!(err.contains("line"), "{err}");

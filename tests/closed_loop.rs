@@ -14,15 +14,25 @@ async fn shipped_scenarios_score_as_the_leaderboard_would() {
     let s = clear.scores.unwrap();
     assert_eq!(s.score_route, 100.0, "clear route completed: {clear:?}");
     assert!(
-        !categories(&clear).iter().any(|c| c.starts_with("collisions")),
+        !categories(&clear)
+            .iter()
+            .any(|c| c.starts_with("collisions")),
         "no collision on the clear route: {clear:?}"
     );
-    assert!(clear.status == "Perfect" || clear.status == "Completed", "{}", clear.status);
+    assert!(
+        clear.status == "Perfect" || clear.status == "Completed",
+        "{}",
+        clear.status
+    );
     let t = clear.timing.unwrap();
     assert!(t.control_steps > 50 && t.step_p50_ms > 0.0, "{t:?}");
 
     let turn = run_scenario(&addr, "town01_right_turn.toml", None).await;
-    assert_eq!(turn.scores.unwrap().score_route, 100.0, "right turn completed: {turn:?}");
+    assert_eq!(
+        turn.scores.unwrap().score_route,
+        100.0,
+        "right turn completed: {turn:?}"
+    );
 
     let blocked = run_scenario(&addr, "town01_blocked.toml", None).await;
     let b = blocked.scores.unwrap();

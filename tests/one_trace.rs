@@ -41,9 +41,9 @@ impl TraceService for Collector {
                 .find(|kv| kv.key == "service.name")
                 .and_then(|kv| kv.value.as_ref())
                 .and_then(|v| match &v.value {
-                    Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
-                        s,
-                    )) => Some(s.clone()),
+                    Some(
+                        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s),
+                    ) => Some(s.clone()),
                     _ => None,
                 })
                 .unwrap_or_default();
@@ -101,7 +101,12 @@ async fn a_run_is_one_trace_across_the_three_services() {
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let mut services = vec![
-        start(s(&["serve", "bridge", "--listen", &format!("127.0.0.1:{pb}")])),
+        start(s(&[
+            "serve",
+            "bridge",
+            "--listen",
+            &format!("127.0.0.1:{pb}"),
+        ])),
         start(s(&["serve", "vla", "--listen", &format!("127.0.0.1:{pv}")])),
         start(s(&[
             "serve",
@@ -125,7 +130,10 @@ async fn a_run_is_one_trace_across_the_three_services() {
             if st.success() {
                 break;
             }
-            assert!(Instant::now() < deadline, "port {port} never became healthy");
+            assert!(
+                Instant::now() < deadline,
+                "port {port} never became healthy"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -146,7 +154,11 @@ async fn a_run_is_one_trace_across_the_three_services() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // SIGTERM flushes each exporter on the way out.
     for svc in services.iter_mut() {
@@ -162,7 +174,10 @@ async fn a_run_is_one_trace_across_the_three_services() {
     server.abort();
     let mut by_trace: BTreeMap<Vec<u8>, BTreeSet<String>> = BTreeMap::new();
     for (service, trace, _) in &spans {
-        by_trace.entry(trace.clone()).or_default().insert(service.clone());
+        by_trace
+            .entry(trace.clone())
+            .or_default()
+            .insert(service.clone());
     }
     let want: BTreeSet<String> = ["atlas-bridge", "atlas-vla", "atlas-scenario"]
         .iter()

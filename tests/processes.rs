@@ -64,7 +64,13 @@ fn wait_healthy(addr: &str, limit: Duration) {
 
 fn sigterm(s: &mut Service) -> std::process::ExitStatus {
     let pid = s.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = s.0.try_wait().unwrap() {
@@ -98,9 +104,7 @@ fn three_processes_serve_a_run_and_drain_on_sigterm() {
         let out = probe(&["-addr", &scenario_addr]);
         match out.status.code() {
             Some(4) => break,
-            Some(2) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
+            Some(2) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             other => panic!(
                 "expected NOT_SERVING (4), got {other:?}: {}",
                 String::from_utf8_lossy(&out.stderr)
@@ -108,7 +112,14 @@ fn three_processes_serve_a_run_and_drain_on_sigterm() {
         }
     }
 
-    let mut bridge = start(&["serve", "bridge", "--listen", &bridge_addr, "--maps-dir", "maps"]);
+    let mut bridge = start(&[
+        "serve",
+        "bridge",
+        "--listen",
+        &bridge_addr,
+        "--maps-dir",
+        "maps",
+    ]);
     let mut vla = start(&["serve", "vla", "--listen", &vla_addr]);
     for addr in [&bridge_addr, &vla_addr, &scenario_addr] {
         wait_healthy(addr, Duration::from_secs(120));
@@ -160,8 +171,7 @@ fn three_processes_serve_a_run_and_drain_on_sigterm() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("town01_right_turn"), "{stdout}");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
     let record = &doc["_checkpoint"]["records"][0];
     assert_eq!(record["route_id"], "town01_right_turn");
     assert_eq!(record["scores"]["score_route"], 100.0);

@@ -181,7 +181,10 @@ mod tests {
     fn an_empty_or_standing_plan_holds() {
         let mut c = Controller::new(ControllerConfig::default());
         let ego = Pose2::new(0.0, 0.0, 0.0, 0.0);
-        assert_eq!(c.control(&ego, 3.0, &Plan { poses: vec![] }, 0.1), Control::hold());
+        assert_eq!(
+            c.control(&ego, 3.0, &Plan { poses: vec![] }, 0.1),
+            Control::hold()
+        );
         let standing = Plan {
             poses: (0..5).map(|k| (k as f64 * 0.1, ego)).collect(),
         };

@@ -255,7 +255,8 @@ impl Evaluator {
         c: &sim::CollisionEvent,
     ) -> Option<pb::Infraction> {
         // An ego standing still is not at fault.
-        if ego.speed.abs() < self.limits.blocked_speed && c.relative_speed < self.limits.blocked_speed
+        if ego.speed.abs() < self.limits.blocked_speed
+            && c.relative_speed < self.limits.blocked_speed
         {
             return None;
         }
@@ -275,7 +276,11 @@ impl Evaluator {
             Ok(sim::ActorKind::Vehicle) => {
                 ("collisions_vehicle", "vehicle", PENALTY_COLLISION_VEHICLE)
             }
-            _ => ("collisions_layout", "static object", PENALTY_COLLISION_LAYOUT),
+            _ => (
+                "collisions_layout",
+                "static object",
+                PENALTY_COLLISION_LAYOUT,
+            ),
         };
         self.penalty *= mult;
         let inf = pb::Infraction {
@@ -355,9 +360,17 @@ mod tests {
     #[test]
     fn a_vehicle_collision_costs_forty_percent_once_per_window() {
         let mut ev = Evaluator::new(straight(100.0), Limits::new(60.0, 180.0));
-        ev.update(sample(1.0, 10.0, 5.0), 1, &[collision(1.0, sim::ActorKind::Vehicle)]);
+        ev.update(
+            sample(1.0, 10.0, 5.0),
+            1,
+            &[collision(1.0, sim::ActorKind::Vehicle)],
+        );
         // Same place, two seconds later: the same collision.
-        ev.update(sample(3.0, 10.5, 5.0), 1, &[collision(3.0, sim::ActorKind::Vehicle)]);
+        ev.update(
+            sample(3.0, 10.5, 5.0),
+            1,
+            &[collision(3.0, sim::ActorKind::Vehicle)],
+        );
         let (scores, _) = ev.outcome();
         assert!((scores.score_penalty - 0.6).abs() < 1e-12);
         assert_eq!(ev.infractions().len(), 1);

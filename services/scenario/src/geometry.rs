@@ -86,7 +86,11 @@ pub fn wrap_angle(a: f64) -> f64 {
 /// The wire quaternion of a rotation matrix given by its columns.
 pub fn quat_from_columns(c0: [f64; 3], c1: [f64; 3], c2: [f64; 3]) -> common::Quat {
     // Shepperd's method on m[row][col].
-    let m = [[c0[0], c1[0], c2[0]], [c0[1], c1[1], c2[1]], [c0[2], c1[2], c2[2]]];
+    let m = [
+        [c0[0], c1[0], c2[0]],
+        [c0[1], c1[1], c2[1]],
+        [c0[2], c1[2], c2[2]],
+    ];
     let tr = m[0][0] + m[1][1] + m[2][2];
     let (w, x, y, z) = if tr > 0.0 {
         let s = (tr + 1.0).sqrt() * 2.0;
@@ -223,7 +227,11 @@ impl Polyline {
         };
         let (a, b) = (self.pts[i - 1], self.pts[i]);
         let seg = self.s[i] - self.s[i - 1];
-        let t = if seg > 0.0 { (s - self.s[i - 1]) / seg } else { 0.0 };
+        let t = if seg > 0.0 {
+            (s - self.s[i - 1]) / seg
+        } else {
+            0.0
+        };
         (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
     }
 
@@ -304,7 +312,11 @@ mod tests {
         for yaw in [-3.0, -1.2, 0.0, 0.4, 2.9] {
             let p = Pose2::new(1.0, 2.0, 0.5, yaw).to_wire();
             let back = Pose2::from_wire(&p).unwrap();
-            assert!((wrap_angle(back.yaw - yaw)).abs() < 1e-6, "{yaw} -> {}", back.yaw);
+            assert!(
+                (wrap_angle(back.yaw - yaw)).abs() < 1e-6,
+                "{yaw} -> {}",
+                back.yaw
+            );
         }
         let zero = common::Pose::default();
         assert_eq!(Pose2::from_wire(&zero).unwrap().yaw, 0.0);

@@ -3,7 +3,11 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "atlas-scenario", version, about = "ATLAS scenario runtime (atlas.scenario.v1)")]
+#[command(
+    name = "atlas-scenario",
+    version,
+    about = "ATLAS scenario runtime (atlas.scenario.v1)"
+)]
 struct Cli {
     #[command(flatten)]
     config: atlas_scenario::Config,

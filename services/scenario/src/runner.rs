@@ -18,8 +18,9 @@ use crate::criteria::{EgoSample, Evaluator, Limits};
 use crate::geometry::{Polyline, Pose2, optical_mount};
 use crate::scenario::{self, Placement, Scenario};
 
-pub type SimClient =
-    sim::simulator_client::SimulatorClient<InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>>;
+pub type SimClient = sim::simulator_client::SimulatorClient<
+    InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>,
+>;
 pub type DriverClient = egodriver::egodriver_service_client::EgodriverServiceClient<
     InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>,
 >;
@@ -89,7 +90,11 @@ pub struct RunSettings {
 impl RunSettings {
     pub fn from_options(o: &pb::RunOptions, index: u32) -> Result<Self, RunError> {
         let sim_hz = if o.sim_hz > 0.0 { o.sim_hz } else { 20.0 };
-        let control_hz = if o.control_hz > 0.0 { o.control_hz } else { 10.0 };
+        let control_hz = if o.control_hz > 0.0 {
+            o.control_hz
+        } else {
+            10.0
+        };
         if !(sim_hz.is_finite() && control_hz.is_finite() && sim_hz <= 1000.0) {
             return Err(RunError::Invalid(
                 "options.sim_hz and options.control_hz must be finite, sim_hz <= 1000".into(),
@@ -202,7 +207,9 @@ async fn resolve(
                     lane_position: Some(lane_position(road, *lane, *s, *offset)),
                 })
                 .await
-                .map_err(upstream(format!("lane position road {road} lane {lane} s {s}")))?
+                .map_err(upstream(format!(
+                    "lane position road {road} lane {lane} s {s}"
+                )))?
                 .into_inner()
                 .pose
                 .unwrap_or_default();

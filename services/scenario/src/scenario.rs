@@ -194,12 +194,17 @@ pub fn parse(text: &str, file: &str, base: Option<&Path>) -> Result<Scenario, Sc
     };
     let check_speed = |element: &str, v: f64| {
         if !(v.is_finite() && (0.0..=70.0).contains(&v)) {
-            return Err(invalid(element, format!("speed {v} is not within 0..=70 m/s")));
+            return Err(invalid(
+                element,
+                format!("speed {v} is not within 0..=70 m/s"),
+            ));
         }
         Ok(())
     };
     let check_place = |element: &str, p: &Placement| match p {
-        Placement::Lane { s, offset, lane, .. } => {
+        Placement::Lane {
+            s, offset, lane, ..
+        } => {
             if !(s.is_finite() && *s >= 0.0) {
                 return Err(invalid(element, format!("s = {s} must be finite and >= 0")));
             }
@@ -223,7 +228,10 @@ pub fn parse(text: &str, file: &str, base: Option<&Path>) -> Result<Scenario, Sc
     };
 
     if raw.map.trim().is_empty() {
-        return Err(invalid("map", "map must name a map or an .xodr file".into()));
+        return Err(invalid(
+            "map",
+            "map must name a map or an .xodr file".into(),
+        ));
     }
     if !(raw.timeout_s.is_finite() && raw.timeout_s > 0.0 && raw.timeout_s <= 86_400.0) {
         return Err(invalid(
@@ -232,7 +240,10 @@ pub fn parse(text: &str, file: &str, base: Option<&Path>) -> Result<Scenario, Sc
         ));
     }
     if !(raw.blocked_s.is_finite() && raw.blocked_s > 0.0) {
-        return Err(invalid("blocked_s", "must be a positive number of seconds".into()));
+        return Err(invalid(
+            "blocked_s",
+            "must be a positive number of seconds".into(),
+        ));
     }
     check_place("ego.start", &raw.ego.start)?;
     check_speed("ego.speed", raw.ego.speed)?;

@@ -27,13 +27,25 @@ pub const SERVICE_NAME: &str = "atlas.scenario.v1.ScenarioRunner";
 #[derive(clap::Args, Clone, Debug)]
 pub struct Config {
     /// Address to serve on.
-    #[arg(long = "listen", env = "ATLAS_SCENARIO_LISTEN", default_value = "0.0.0.0:50053")]
+    #[arg(
+        long = "listen",
+        env = "ATLAS_SCENARIO_LISTEN",
+        default_value = "0.0.0.0:50053"
+    )]
     pub listen: SocketAddr,
     /// Simulator bridge (atlas.sim.v1) endpoint.
-    #[arg(long, env = "ATLAS_BRIDGE_ADDR", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        env = "ATLAS_BRIDGE_ADDR",
+        default_value = "http://127.0.0.1:50052"
+    )]
     pub bridge_addr: String,
     /// Default egodriver policy endpoint.
-    #[arg(long, env = "ATLAS_DRIVER_ADDR", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "ATLAS_DRIVER_ADDR",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub driver_addr: String,
     /// Directory of scenario files runnable by name.
     #[arg(long, env = "ATLAS_SCENARIOS_DIR", default_value = "scenarios")]
@@ -104,18 +116,18 @@ impl Runner {
             self.config.scenarios_dir.join(p),
             self.config.scenarios_dir.join(format!("{path}.toml")),
         ];
-        candidates
-            .into_iter()
-            .find(|c| c.is_file())
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "scenario {path:?} is neither a file nor a scenario in {}",
-                    self.config.scenarios_dir.display()
-                ))
-            })
+        candidates.into_iter().find(|c| c.is_file()).ok_or_else(|| {
+            Status::not_found(format!(
+                "scenario {path:?} is neither a file nor a scenario in {}",
+                self.config.scenarios_dir.display()
+            ))
+        })
     }
 
-    fn load(&self, req: &pb::RunScenarioRequest) -> Result<(scenario::Scenario, MapSource), Status> {
+    fn load(
+        &self,
+        req: &pb::RunScenarioRequest,
+    ) -> Result<(scenario::Scenario, MapSource), Status> {
         let invalid = |e: scenario::ScenarioError| Status::invalid_argument(e.to_string());
         match &req.scenario {
             None => Err(Status::invalid_argument(
