@@ -112,6 +112,31 @@ pub struct LaneGraph {
     conflicts: Vec<Vec<u32>>,
 }
 
+/// Whether the bounding boxes of two point sets come within `d`.
+fn boxes_near(a: &[NodePoint], b: &[NodePoint], d: f64) -> bool {
+    let bbox = |pts: &[NodePoint]| {
+        pts.iter().fold(
+            (
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ),
+            |(x0, y0, x1, y1), p| {
+                (
+                    x0.min(p.pos.x),
+                    y0.min(p.pos.y),
+                    x1.max(p.pos.x),
+                    y1.max(p.pos.y),
+                )
+            },
+        )
+    };
+    let (ax0, ay0, ax1, ay1) = bbox(a);
+    let (bx0, by0, bx1, by1) = bbox(b);
+    ax0 - d <= bx1 && bx0 - d <= ax1 && ay0 - d <= by1 && by0 - d <= ay1
+}
+
 impl LaneGraph {
     pub fn nodes(&self) -> &[LaneNode] {
         &self.nodes
@@ -428,6 +453,9 @@ impl LaneGraph {
                     }
                     let pa = &self.nodes[a as usize].points;
                     let pb = &self.nodes[b as usize].points;
+                    if !boxes_near(pa, pb, CONFLICT_DISTANCE) {
+                        continue;
+                    }
                     let close = pa
                         .iter()
                         .any(|p| pb.iter().any(|q| (p.pos - q.pos).length_sq() < d2));

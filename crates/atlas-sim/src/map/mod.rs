@@ -148,6 +148,9 @@ impl std::fmt::Debug for Map {
     }
 }
 
+/// Widest road network accepted, metres.
+pub const MAX_SPAN: f64 = 400_000.0;
+
 /// Sample spacing along roads for the index and lane polylines, metres.
 pub(crate) const SAMPLE: f64 = 1.0;
 
@@ -263,6 +266,30 @@ impl Map {
             raster: OnceLock::new(),
         };
         map.index = SpatialIndex::build(map.chunks());
+        let b = map.index.bounds;
+        let span = (b.max.x - b.min.x).max(b.max.y - b.min.y);
+        if span > MAX_SPAN {
+            // Name the road farthest from the first one.
+            let origin = map.ref_point(0, 0.0).pos;
+            let far = (0..map.odr.roads.len())
+                .max_by(|&a, &c| {
+                    let da = (map.ref_point(a, 0.0).pos - origin).length();
+                    let dc = (map.ref_point(c, 0.0).pos - origin).length();
+                    da.total_cmp(&dc)
+                })
+                .unwrap_or(0);
+            let r = &map.odr.roads[far];
+            return Err(invalid(
+                r.line,
+                "road",
+                format!(
+                    "road {}: the road network spans {:.0} km; at most {:.0} km is supported",
+                    r.id,
+                    span / 1000.0,
+                    MAX_SPAN / 1000.0
+                ),
+            ));
+        }
         map.graph = LaneGraph::build(&map);
         Ok(map)
     }

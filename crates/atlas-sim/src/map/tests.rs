@@ -312,3 +312,20 @@ fn loads_alks_roads() {
     }
     assert_eq!(n, 6);
 }
+
+#[test]
+fn rejects_road_networks_wider_than_supported() {
+    let road = |id: &str, x: f64, line_break: &str| {
+        format!(
+            r#"<road id="{id}" length="10" junction="-1">{line_break}<planView><geometry s="0" x="{x}" y="0" hdg="0" length="10"><line/></geometry></planView>
+<lanes><laneSection s="0"><right><lane id="-1" type="driving"><width sOffset="0" a="3"/></lane></right></laneSection></lanes></road>"#
+        )
+    };
+    let xml = format!(
+        "<OpenDRIVE>\n{}\n{}\n</OpenDRIVE>",
+        road("near", 0.0, ""),
+        road("far", 500_000.0, "")
+    );
+    let err = Map::from_xml(&xml, "wide").unwrap_err().to_string();
+    assert!(err.contains("road far") && err.contains("wide:4"), "{err}");
+}

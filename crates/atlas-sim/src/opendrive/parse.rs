@@ -45,6 +45,9 @@ struct Cx<'a, 'input> {
 
 type R<T> = Result<T, MapError>;
 
+/// Longest road or geometry record accepted, metres (1000 km).
+pub const MAX_LENGTH: f64 = 1.0e6;
+
 fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
     node.children().filter(|n| n.is_element())
 }
@@ -206,8 +209,11 @@ impl Cx<'_, '_> {
     fn road(&self, n: Node) -> R<Road> {
         let id = self.str(n, "id")?.to_owned();
         let length = self.f64(n, "length")?;
-        if length < 0.0 {
-            return Err(self.invalid(n, format!("road {id}: negative length")));
+        if !(0.0..=MAX_LENGTH).contains(&length) {
+            return Err(self.invalid(
+                n,
+                format!("road {id}: length {length} is outside 0-{MAX_LENGTH} m"),
+            ));
         }
         let junction = match n.attribute("junction").map(str::trim) {
             None | Some("") | Some("-1") => None,
@@ -359,8 +365,14 @@ impl Cx<'_, '_> {
         for g in named(pv, "geometry") {
             let s = self.f64(g, "s")?;
             let length = self.f64(g, "length")?;
-            if length < 0.0 {
-                return Err(self.invalid(g, format!("road {}: negative length", road.id)));
+            if !(0.0..=MAX_LENGTH).contains(&length) {
+                return Err(self.invalid(
+                    g,
+                    format!(
+                        "road {}: length {length} is outside 0-{MAX_LENGTH} m",
+                        road.id
+                    ),
+                ));
             }
             let shapes: Vec<Node> = elements(g).collect();
             let shape = match shapes.as_slice() {
@@ -734,6 +746,9 @@ mod tests {
         let bad = MINI.replace("length=\"10\" junction", "junction");
         let err = parse_str(&bad, "l.xodr").unwrap_err().to_string();
         assert!(err.contains("l.xodr:4") && err.contains("length"), "{err}");
+        let bad = MINI.replace("length=\"10\" junction", "length=\"1e9\" junction");
+        let err = parse_str(&bad, "h.xodr").unwrap_err().to_string();
+        assert!(err.contains("h.xodr:4") && err.contains("outside"), "{err}");
         let bad = MINI.replace("<lane id=\"-1\"", "<lane id=\"2\"");
         let err = parse_str(&bad, "s.xodr").unwrap_err().to_string();
         assert!(err.contains("does not belong"), "{err}");

@@ -70,12 +70,19 @@ impl Ground {
     }
 }
 
-/// The lazily tiled class raster of one map.
+/// Tiles per side of a block; only blocks that roads touch are allocated.
+const BLOCK: usize = 64;
+
+type Tile = OnceLock<Option<Box<[u8]>>>;
+
+/// The lazily tiled class raster of one map: a grid of blocks of tiles,
+/// allocated only where roads are, so sparse wide maps stay small.
 pub struct GroundRaster {
     origin: Vec2,
     tiles_x: usize,
     tiles_y: usize,
-    tiles: Vec<OnceLock<Option<Box<[u8]>>>>,
+    blocks_x: usize,
+    blocks: Vec<Option<Box<[Tile]>>>,
 }
 
 impl std::fmt::Debug for GroundRaster {
@@ -83,6 +90,10 @@ impl std::fmt::Debug for GroundRaster {
         f.debug_struct("GroundRaster")
             .field("tiles_x", &self.tiles_x)
             .field("tiles_y", &self.tiles_y)
+            .field(
+                "blocks",
+                &self.blocks.iter().filter(|b| b.is_some()).count(),
+            )
             .finish()
     }
 }
@@ -93,11 +104,30 @@ impl GroundRaster {
         let tile_m = TILE as f64 * RESOLUTION;
         let tiles_x = ((b.max.x - b.min.x) / tile_m).floor() as usize + 1;
         let tiles_y = ((b.max.y - b.min.y) / tile_m).floor() as usize + 1;
+        let blocks_x = tiles_x.div_ceil(BLOCK);
+        let blocks_y = tiles_y.div_ceil(BLOCK);
+        let block_m = tile_m * BLOCK as f64;
+        let mut used = vec![false; blocks_x * blocks_y];
+        for bx in &map.index.boxes {
+            let x0 = ((bx.min.x - b.min.x) / block_m).floor().max(0.0) as usize;
+            let y0 = ((bx.min.y - b.min.y) / block_m).floor().max(0.0) as usize;
+            let x1 = (((bx.max.x - b.min.x) / block_m).floor().max(0.0) as usize).min(blocks_x - 1);
+            let y1 = (((bx.max.y - b.min.y) / block_m).floor().max(0.0) as usize).min(blocks_y - 1);
+            for y in y0..=y1 {
+                for x in x0..=x1 {
+                    used[y * blocks_x + x] = true;
+                }
+            }
+        }
         Self {
             origin: b.min,
             tiles_x,
             tiles_y,
-            tiles: (0..tiles_x * tiles_y).map(|_| OnceLock::new()).collect(),
+            blocks_x,
+            blocks: used
+                .into_iter()
+                .map(|u| u.then(|| (0..BLOCK * BLOCK).map(|_| OnceLock::new()).collect()))
+                .collect(),
         }
     }
 
@@ -127,16 +157,20 @@ impl GroundRaster {
     }
 
     fn tile(&self, map: &Map, tx: usize, ty: usize) -> Option<&[u8]> {
-        self.tiles[ty * self.tiles_x + tx]
+        let block = self.blocks[(ty / BLOCK) * self.blocks_x + tx / BLOCK].as_ref()?;
+        block[(ty % BLOCK) * BLOCK + tx % BLOCK]
             .get_or_init(|| self.build_tile(map, tx, ty))
             .as_deref()
     }
 
-    /// Rasterises every tile now (e.g. while a service warms up).
+    /// Rasterises every tile near a road now (e.g. while a service warms
+    /// up).
     pub fn build_all(&self, map: &Map) {
         for ty in 0..self.tiles_y {
             for tx in 0..self.tiles_x {
-                self.tile(map, tx, ty);
+                if self.blocks[(ty / BLOCK) * self.blocks_x + tx / BLOCK].is_some() {
+                    self.tile(map, tx, ty);
+                }
             }
         }
     }

@@ -298,7 +298,8 @@ pub(crate) fn advance(map: &Map, a: &mut Actor, acc: f64, dt: f64) {
     let v = a.speed;
     let mut v1 = (v + acc * dt).max(0.0);
     let mut d = 0.5 * (v + v1) * dt;
-    loop {
+    // Bounded: a map with a loop of zero-length lanes must not hang a step.
+    for _ in 0..1024 {
         let node = g.node(f.node);
         let rem = node.remaining(f.s);
         if d <= rem {
