@@ -20,10 +20,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 const ATLAS: &str = env!("CARGO_BIN_EXE_atlas");
 const PROBE: &str = env!("CARGO_BIN_EXE_atlas-probe");
 
+/// (service.name, trace id, span name) of one received span.
+type SpanRow = (String, Vec<u8>, String);
+
 #[derive(Clone, Default)]
 struct Collector {
-    /// (service.name, trace id, span name) of every span received.
-    spans: Arc<Mutex<Vec<(String, Vec<u8>, String)>>>,
+    spans: Arc<Mutex<Vec<SpanRow>>>,
 }
 
 #[tonic::async_trait]
@@ -100,7 +102,7 @@ async fn a_run_is_one_trace_across_the_three_services() {
         )
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let mut services = vec![
+    let mut services = [
         start(s(&[
             "serve",
             "bridge",

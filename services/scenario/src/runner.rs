@@ -477,7 +477,7 @@ async fn run_in_world(
                 .send(event(pb::run_event::Kind::Infraction(inf)))
                 .await;
         }
-        if step % settings.progress_every as u64 == 0 || evaluator.done() {
+        if step.is_multiple_of(settings.progress_every as u64) || evaluator.done() {
             let _ = events
                 .send(event(pb::run_event::Kind::Progress(pb::Progress {
                     step,
