@@ -428,7 +428,9 @@ while :; do
        && [[ $ustate == none || $ustate == completed ]] && [[ $unhealthy -eq 0 ]]; then
       ready=$((ready + 1))
     fi
-    summary+=("${svc#"${STACK}"_}=$running/$want${ustate/#none/}")
+    state_note=""
+    [[ $ustate == none ]] || state_note="($ustate)"
+    summary+=("${svc#"${STACK}"_}=$running/$want$state_note")
   done
   if [[ $ready -eq ${#services[@]} ]]; then
     break

@@ -2,6 +2,7 @@
 # End-to-end test of the Swarm deployment on this machine's Docker engine:
 #   1. scripts/deploy_swarm.sh (build, registry, deploy, healthy, smoke scenario)
 #   2. RUNS scenario runs from a client container on the stack's network, 1 replica
+#      (REPLICAS runs at a time in both rounds)
 #   3. docker service scale <stack>_scenario=REPLICAS, wait until healthy
 #   4. RUNS runs again, spread over the replicas; every replica must serve runs
 #   5. every task of every service answers its gRPC health check with SERVING
@@ -23,7 +24,7 @@ KEEP=0
 DEPLOY_ARGS=()
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n "2,14p" "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [[ $# -gt 0 ]]; do
@@ -65,7 +66,8 @@ IMAGE=$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "
 IMAGE=${IMAGE%@*}
 
 # The runs: the shipped scenarios, round-robin, RUNS in all.
-mapfile -t SCENARIOS < <(cd scenarios && ls -1 ./*.toml | sed 's|^\./|/app/scenarios/|')
+SCENARIOS=()
+for f in scenarios/*.toml; do SCENARIOS+=("/app/scenarios/${f##*/}"); done
 [[ ${#SCENARIOS[@]} -gt 0 ]] || die "no scenarios in scenarios/"
 
 # Runs RUNS scenarios from a client container on the stack's network. The
@@ -75,11 +77,11 @@ mapfile -t SCENARIOS < <(cd scenarios && ls -1 ./*.toml | sed 's|^\./|/app/scena
 client_runs() {
   local parallel="$1" list
   list=$(for ((i = 0; i < RUNS; i++)); do echo "${SCENARIOS[i % ${#SCENARIOS[@]}]}"; done)
-  docker run --rm --network "$NET" --entrypoint bash -e "PARALLEL=$parallel" "$IMAGE" -c '
+  docker run --rm --network "$NET" --entrypoint bash -e "PARALLEL=$parallel" -e "FILES=$list" "$IMAGE" -c '
     set -euo pipefail
     mapfile -t addrs < <(getent ahostsv4 tasks.scenario | awk "{print \$1}" | sort -u)
     echo "replicas resolved: ${#addrs[@]} (${addrs[*]})" >&2
-    mapfile -t files
+    mapfile -t files <<<"$FILES"
     run() {
       local i=$1 f=$2 addr=${addrs[$(( $1 % ${#addrs[@]} ))]}
       if atlas run --scenario-addr "$addr:50053" --results "/tmp/r$i.json" "$f" >"/tmp/r$i.log" 2>&1 \
@@ -97,7 +99,14 @@ client_runs() {
     done
     for p in "${pids[@]}"; do wait "$p" || rc=1; done
     exit $rc
-  ' <<<"$list"
+  ' | tee /dev/stderr | grep -c '^ok ' || true
+}
+
+# Runs client_runs and checks that every one of the RUNS runs came back scored.
+check_runs() {
+  local ok
+  ok=$(client_runs "$1")
+  [[ $ok -eq $RUNS ]] || die "$ok of $RUNS runs came back scored"
 }
 
 # "run finished" lines each scenario container has logged so far.
@@ -121,9 +130,10 @@ wait_replicas() {
 }
 
 # ------------------------------------------------------ RUNS on 1 replica
-log "$RUNS runs on 1 scenario replica"
+# Both rounds send REPLICAS runs at a time, so the times compare replica counts.
+log "$RUNS runs on 1 scenario replica ($REPLICAS at a time)"
 t=$(now)
-client_runs 1 >&2
+check_runs "$REPLICAS"
 T[runs_1]=$(( $(now) - t ))
 log "$RUNS runs on 1 replica: ${T[runs_1]} s"
 
@@ -140,7 +150,7 @@ while read -r name n; do BEFORE[$name]=$n; done < <(runs_per_replica)
 
 log "$RUNS runs on $REPLICAS scenario replicas ($REPLICAS at a time)"
 t=$(now)
-client_runs "$REPLICAS" >&2
+check_runs "$REPLICAS"
 T[runs_n]=$(( $(now) - t ))
 log "$RUNS runs on $REPLICAS replicas: ${T[runs_n]} s"
 
