@@ -24,7 +24,7 @@ KEEP=0
 DEPLOY_ARGS=()
 
 usage() {
-  sed -n "2,14p" "$0" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 while [[ $# -gt 0 ]]; do
