@@ -177,7 +177,7 @@ case "$state" in
       fi
     fi
     # Remembered so teardown --full-cleanup can leave the swarm it made.
-    docker node update --label-add org.atlas.swarm-init=deploy_swarm self >/dev/null
+    docker node update --label-add org.atlas.swarm-init=deploy_swarm "$(docker info -f '{{.Swarm.NodeID}}')" >/dev/null
     ;;
   *) die "swarm state is '$state'; fix the engine's swarm membership first" ;;
 esac

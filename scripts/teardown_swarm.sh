@@ -156,14 +156,17 @@ if [[ $FULL == 1 ]]; then
     mapfile -t images < <(docker image ls --format '{{.Repository}}:{{.Tag}}' \
       | grep -E '(^|/)atlas-(scenario|carla-bridge|vla-model|registry|base):' || true)
     if [[ ${#images[@]} -gt 0 ]]; then
-      log "removing ${#images[@]} image tags: ${images[*]}"
-      docker image rm "${images[@]}" >/dev/null
+      log "removing ${#images[@]} image tags"
+      for img in "${images[@]}"; do
+        # An image a container outside the stack still uses stays (never forced).
+        docker image rm "$img" >/dev/null 2>&1 || warn "kept $img: $(docker image rm "$img" 2>&1 | tail -n 1)"
+      done
     fi
     docker image prune -f --filter "label=org.opencontainers.image.title" >/dev/null 2>&1 || true
   fi
 
   if [[ $swarm == active ]]; then
-    init_label=$(docker node inspect -f '{{index .Spec.Labels "org.atlas.swarm-init"}}' self 2>/dev/null || true)
+    init_label=$(docker node inspect -f '{{index .Spec.Labels "org.atlas.swarm-init"}}' "$(docker info -f '{{.Swarm.NodeID}}')" 2>/dev/null || true)
     nodes=$(docker node ls -q | wc -l)
     others=$(docker service ls -q | wc -l)
     if [[ $init_label == deploy_swarm && $nodes -eq 1 && $others -eq 0 ]]; then
