@@ -122,6 +122,7 @@ impl SimulatorService {
         self.table().map(|t| t.len()).unwrap_or(0)
     }
 
+    #[tracing::instrument(skip_all, fields(label = %req.label, seed = req.seed))]
     async fn inner_create_world(
         &self,
         req: pb::CreateWorldRequest,
@@ -174,6 +175,7 @@ impl SimulatorService {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id))]
     fn inner_destroy_world(
         &self,
         req: pb::DestroyWorldRequest,
@@ -191,6 +193,7 @@ impl SimulatorService {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id, role = %req.role))]
     async fn inner_spawn_actor(
         &self,
         req: pb::SpawnActorRequest,
@@ -233,6 +236,7 @@ impl SimulatorService {
         .await
     }
 
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id, actor_id = req.actor_id))]
     async fn inner_attach_sensor(
         &self,
         req: pb::AttachSensorRequest,
@@ -291,6 +295,7 @@ impl SimulatorService {
         .await
     }
 
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id, steps = req.steps, render = req.render))]
     async fn inner_step(&self, req: pb::StepRequest) -> Result<pb::StepResponse, BridgeError> {
         let steps = req.steps.max(1);
         if steps > self.limits.max_steps_per_call {
@@ -367,6 +372,7 @@ impl SimulatorService {
         .await
     }
 
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id))]
     async fn inner_plan_route(
         &self,
         req: pb::PlanRouteRequest,
@@ -397,6 +403,7 @@ impl SimulatorService {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id))]
     fn inner_lane_pose(
         &self,
         req: pb::LanePoseRequest,
