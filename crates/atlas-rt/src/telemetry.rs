@@ -9,6 +9,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -54,10 +55,10 @@ pub fn init_with_filter(service_name: &str, default_filter: &str) -> Result<Tele
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_filter(filter);
     if !otlp_configured() {
         tracing_subscriber::registry()
-            .with(filter)
             .with(fmt)
             .try_init()
             .map_err(|e| Error::Telemetry(e.to_string()))?;
@@ -76,10 +77,14 @@ pub fn init_with_filter(service_name: &str, default_filter: &str) -> Result<Tele
         .build();
     let tracer = provider.tracer(service_name.to_string());
     opentelemetry::global::set_tracer_provider(provider.clone());
+    // The log filter applies to the logs only: spans go to the exporter at
+    // `info` and above even when the logs are quieter.
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::registry()
-        .with(filter)
         .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(spans)
         .try_init()
         .map_err(|e| Error::Telemetry(e.to_string()))?;
     tracing::info!(service = service_name, "exporting traces over OTLP");
