@@ -15,6 +15,30 @@
 //! - [`render`]: the ground class raster, pinhole camera, bird's-eye
 //!   raster and image encoding.
 //! - [`math`], [`error`]: shared helpers and error types.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use atlas_sim::*;
+//!
+//! let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../maps/atlas_loop.xodr");
+//! let map = Arc::new(Map::from_file(&path)?);
+//! let mut world = World::new(map, 0.05, 42)?;
+//! let (ego, pose) = world.spawn(ActorSpec {
+//!     kind: ActorKind::Vehicle,
+//!     role: "ego".into(),
+//!     name: "ego".into(),
+//!     placement: Placement::Lane(LanePosition { road_id: "1".into(), lane_id: -1, s: 10.0, offset: 0.0 }),
+//!     speed: 0.0,
+//!     dimensions: Dimensions::UNSET,
+//!     behavior: Behavior::External,
+//! })?;
+//! let snapshot = world.step_with(20, &[(ego, VehicleControl { throttle: 1.0, brake: 0.0, steer: 0.0 })])?;
+//! assert_eq!(snapshot.frame, 20);
+//! assert!(snapshot.actors[0].pose.x > pose.x);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod error;
 pub mod map;
