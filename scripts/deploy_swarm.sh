@@ -300,6 +300,7 @@ else
       --publish "mode=$REGISTRY_PUBLISH,published=$REGISTRY_PORT,target=5000"
       --mount "type=volume,source=atlas-registry-data,target=$reg_dir,volume-label=org.atlas.volume=registry"
       --restart-condition any
+      --no-resolve-image
       # Storage is a local volume: keep the registry on this node.
       --constraint "node.id==$(docker info -f '{{.Swarm.NodeID}}')")
     docker service create "${create_args[@]}" "$reg_img" >/dev/null

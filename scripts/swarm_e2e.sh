@@ -73,7 +73,7 @@ for f in scenarios/*.toml; do SCENARIOS+=("/app/scenarios/${f##*/}"); done
 # Runs RUNS scenarios from a client container on the stack's network. The
 # client resolves tasks.scenario (dnsrr: one address per replica) and sends
 # run i to replica i mod N, PARALLEL runs at a time, each its own `atlas run`.
-# Prints "ok <n>" lines; fails when a run fails or returns no scored record.
+# Prints an "ok <n> <replica> <file> <status...>" line per scored run.
 client_runs() {
   local parallel="$1" list
   list=$(for ((i = 0; i < RUNS; i++)); do echo "${SCENARIOS[i % ${#SCENARIOS[@]}]}"; done)
@@ -99,13 +99,15 @@ client_runs() {
     done
     for p in "${pids[@]}"; do wait "$p" || rc=1; done
     exit $rc
-  ' | tee /dev/stderr | grep -c '^ok ' || true
+  '
 }
 
 # Runs client_runs and checks that every one of the RUNS runs came back scored.
 check_runs() {
-  local ok
-  ok=$(client_runs "$1")
+  local out ok
+  out=$(client_runs "$1") || true
+  printf '%s\n' "$out" >&2
+  ok=$(grep -c '^ok ' <<<"$out" || true)
   [[ $ok -eq $RUNS ]] || die "$ok of $RUNS runs came back scored"
 }
 
