@@ -97,8 +97,9 @@ trap cleanup EXIT
 if [[ $MODE == prebuilt ]]; then
   bins=()
   for s in $SERVICES; do
-    [[ $s == vla-model-cuda ]] && continue
     for b in ${ATLAS_IMAGE_BINS[$s]}; do
+      # The CUDA atlas-vla is built separately, below.
+      [[ $s == vla-model-cuda && $b == atlas-vla ]] && continue
       [[ " ${bins[*]} " == *" $b "* ]] || bins+=("$b")
     done
   done
@@ -112,33 +113,33 @@ if [[ $MODE == prebuilt ]]; then
     log "cargo build: $(( $(now) - cargo_start )) s"
   fi
 
-  # The build context: bin/ (debug info stripped), maps/, scenarios/.
+  # One build context per image: docker/prebuilt/ with the image's binaries
+  # (debug info stripped), and the maps and scenarios.
   STAGE=$(mktemp -d /var/tmp/atlas-image-context.XXXXXX)
-  mkdir -p "$STAGE/bin"
-  cp -r maps scenarios "$STAGE/"
-  for b in "${bins[@]}"; do
-    src="$CARGO_TARGET_DIR/release/$b"
-    [[ -x $src ]] || die "$src is missing (build it, or drop --no-cargo)"
-    if command -v objcopy >/dev/null 2>&1; then
-      objcopy --strip-debug "$src" "$STAGE/bin/$b"
-    else
-      cp "$src" "$STAGE/bin/$b"
-    fi
-  done
   if [[ $CUDA == 1 ]]; then
     # The CUDA binary comes from its own target dir so it never replaces the CPU one.
     cuda_target="${ATLAS_CUDA_TARGET_DIR:-$CARGO_TARGET_DIR/cuda}"
-    mkdir -p "$STAGE/cuda/bin"
     if [[ $RUN_CARGO == 1 ]]; then
       log "cargo build --release -p atlas-vla --features cuda (CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP)"
       CUDA_COMPUTE_CAP="$CUDA_COMPUTE_CAP" CARGO_TARGET_DIR="$cuda_target" \
         cargo build --release --locked -p atlas-vla --features cuda --bin atlas-vla
     fi
-    [[ -x $cuda_target/release/atlas-vla ]] || die "$cuda_target/release/atlas-vla is missing"
-    objcopy --strip-debug "$cuda_target/release/atlas-vla" "$STAGE/cuda/bin/atlas-vla"
-    cp "$STAGE/bin/atlas-probe" "$STAGE/cuda/bin/atlas-probe" 2>/dev/null \
-      || objcopy --strip-debug "$CARGO_TARGET_DIR/release/atlas-probe" "$STAGE/cuda/bin/atlas-probe"
   fi
+  for s in $SERVICES; do
+    ctx="$STAGE/$s"
+    mkdir -p "$ctx/docker/prebuilt"
+    cp -r maps scenarios "$ctx/"
+    for b in ${ATLAS_IMAGE_BINS[$s]}; do
+      src="$CARGO_TARGET_DIR/release/$b"
+      [[ $s == vla-model-cuda && $b == atlas-vla ]] && src="$cuda_target/release/$b"
+      [[ -x $src ]] || die "$src is missing (build it, or drop --no-cargo)"
+      if command -v objcopy >/dev/null 2>&1; then
+        objcopy --strip-debug "$src" "$ctx/docker/prebuilt/$b"
+      else
+        cp "$src" "$ctx/docker/prebuilt/$b"
+      fi
+    done
+  done
 fi
 
 # ------------------------------------------------------------------- images
@@ -154,8 +155,7 @@ for s in $SERVICES; do
   fi
   if [[ $MODE == prebuilt ]]; then
     args+=(--target prebuilt)
-    context="$STAGE"
-    [[ $s == vla-model-cuda ]] && context="$STAGE/cuda"
+    context="$STAGE/$s"
   else
     args+=(--target runtime)
     [[ -n $RUST_IMAGE && $s != vla-model-cuda ]] && args+=(--build-arg "RUST_IMAGE=$RUST_IMAGE")
