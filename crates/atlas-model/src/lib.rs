@@ -22,6 +22,7 @@
 //! - [`train`]: behaviour cloning with AdamW ([`train::train`]).
 //! - [`geometry`], [`error`]: shared helpers.
 
+pub mod collect;
 pub mod config;
 pub mod error;
 pub mod expert;
@@ -32,6 +33,7 @@ pub mod infer;
 pub mod model;
 pub mod pretrained;
 pub mod tokenizer;
+pub mod train;
 
 pub use config::ModelConfig;
 pub use error::Error;

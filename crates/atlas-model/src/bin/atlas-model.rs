@@ -1,0 +1,224 @@
+//! `atlas-model`: train the driving model, evaluate it closed loop in the
+//! built-in simulator, or inspect a model directory.
+//!
+//! CPU threads follow `RAYON_NUM_THREADS` (candle reads it); on a shared
+//! machine run training as `RAYON_NUM_THREADS=1 nice -n 10 atlas-model train …`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use atlas_model::collect::{self, Driver, EpisodeResult};
+use atlas_model::train::{self, TrainOptions};
+use atlas_model::{DeviceChoice, ModelConfig};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "atlas-model",
+    version,
+    about = "ATLAS driving model: train, evaluate, inspect"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Collect expert demonstrations in simulator worlds and train by
+    /// behaviour cloning; writes a model directory.
+    Train(TrainArgs),
+    /// Drive random held-out routes closed loop with the model (or the
+    /// expert) and report route completion and infractions.
+    Eval(EvalArgs),
+    /// Load a model directory, verify it and print its summary.
+    Info {
+        #[arg(long, default_value = "models/atlas-drive-v1")]
+        model_dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct TrainArgs {
+    /// Model directory to write (config.json, model.safetensors, checksum,
+    /// train_log.jsonl).
+    #[arg(long, default_value = "models/atlas-drive-v1")]
+    out: PathBuf,
+    /// Architecture as a config.json; the built-in default otherwise.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// OpenDRIVE maps to drive on (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', default_values = ["maps/Town01.xodr", "maps/Town02.xodr"])]
+    maps: Vec<PathBuf>,
+    #[arg(long, default_value_t = 300)]
+    episodes: usize,
+    /// Longest episode in 0.1 s steps.
+    #[arg(long, default_value_t = 250)]
+    episode_steps: usize,
+    /// Strength of the control perturbations while collecting.
+    #[arg(long, default_value_t = 1.0)]
+    noise: f64,
+    #[arg(long, default_value_t = 0.1)]
+    val_fraction: f64,
+    #[arg(long, default_value_t = 4000)]
+    steps: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 200)]
+    warmup_steps: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 25)]
+    log_every: usize,
+    #[arg(long, default_value_t = 500)]
+    eval_every: usize,
+    /// Loss log (JSON lines); default `<out>/train_log.jsonl`.
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    #[arg(long, env = "ATLAS_MODEL_DIR", default_value = "models/atlas-drive-v1")]
+    model_dir: PathBuf,
+    /// Drive with the privileged expert instead of the model.
+    #[arg(long)]
+    expert: bool,
+    #[arg(long, value_delimiter = ',', default_values = ["maps/Town01.xodr", "maps/Town02.xodr"])]
+    maps: Vec<PathBuf>,
+    #[arg(long, default_value_t = 30)]
+    episodes: usize,
+    #[arg(long, default_value_t = 400)]
+    episode_steps: usize,
+    /// Seed of the episode draws; pick one training did not use.
+    #[arg(long, default_value_t = 1_000_003)]
+    seed: u64,
+    /// Extra instruction for the model (e.g. "drive slowly").
+    #[arg(long, default_value = "")]
+    instruction: String,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    /// Print one JSON object per episode.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Train(a) => run_train(a),
+        Command::Eval(a) => run_eval(a),
+        Command::Info { model_dir } => {
+            let device = DeviceChoice::Cpu.open()?;
+            let m = atlas_model::load(&model_dir, &device)?;
+            println!(
+                "{}: {} parameters, {} bytes, sha256 {}\n{}",
+                model_dir.display(),
+                m.parameters,
+                m.weight_bytes,
+                m.sha256,
+                serde_json::to_string_pretty(m.model.config())?
+            );
+            Ok(())
+        }
+    }
+}
+
+fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+    let model = match &a.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            ModelConfig::from_json(&text, &p.display().to_string())?
+        }
+        None => ModelConfig::default(),
+    };
+    let opts = TrainOptions {
+        model,
+        maps: a.maps,
+        episodes: a.episodes,
+        episode_steps: a.episode_steps,
+        noise: a.noise,
+        val_fraction: a.val_fraction,
+        steps: a.steps,
+        batch_size: a.batch_size,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        warmup_steps: a.warmup_steps,
+        seed: a.seed,
+        log_every: a.log_every,
+        eval_every: a.eval_every,
+        out: a.out,
+        log: a.log,
+        progress: !a.quiet,
+    };
+    let report = train::train(&opts)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
+    let maps = collect::load_maps(&a.maps)?;
+    let device = a.device.open()?;
+    let loaded = if a.expert {
+        None
+    } else {
+        Some(atlas_model::load(&a.model_dir, &device)?)
+    };
+    let cfg = loaded
+        .as_ref()
+        .map_or_else(ModelConfig::default, |m| m.model.config().clone());
+    let driver = match &loaded {
+        Some(m) => Driver::Model {
+            model: &m.model,
+            instruction: &a.instruction,
+        },
+        None => Driver::Expert { noise: 0.0 },
+    };
+    let mut results: Vec<EpisodeResult> = Vec::new();
+    for i in 0..a.episodes {
+        let spec = collect::episode_spec(maps.len(), a.seed, i as u64, a.episode_steps);
+        match collect::run_episode(&cfg, &maps, &spec, i as u32, &driver, None) {
+            Ok(r) => {
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "episode": i, "map": r.map, "route_length_m": r.route_length,
+                            "completion": r.completion(), "collisions": r.collisions,
+                            "off_road": r.off_road, "max_offset_m": r.max_offset,
+                            "idle_s": r.idle_s, "steps": r.steps,
+                        })
+                    );
+                }
+                results.push(r);
+            }
+            Err(atlas_model::Error::Sim(msg)) => eprintln!("episode {i} skipped: {msg}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let n = results.len().max(1) as f64;
+    let completion = results.iter().map(EpisodeResult::completion).sum::<f64>() / n;
+    let completed = results.iter().filter(|r| r.completed).count();
+    let collided = results.iter().filter(|r| r.collisions > 0).count();
+    let off_road = results.iter().filter(|r| r.off_road > 0).count();
+    let offset = results.iter().map(|r| r.max_offset).sum::<f64>() / n;
+    println!(
+        "{} over {} episodes: mean route completion {:.1} %, completed {}, with collisions {}, \
+         off road {}, mean max offset {:.2} m",
+        if a.expert { "expert" } else { "model" },
+        results.len(),
+        completion * 100.0,
+        completed,
+        collided,
+        off_road,
+        offset
+    );
+    Ok(())
+}
