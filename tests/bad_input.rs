@@ -7,6 +7,23 @@ use atlas_proto::{common as wire, egodriver, sim};
 use common::local_stack;
 use tonic::Code;
 
+/// The shipped blocked scenario with one text edit, sent whole as `file_name`.
+fn edited(file_name: &str, from: &str, to: &str) -> pb::RunScenarioRequest {
+    let text = std::fs::read_to_string(common::scenario_path("town01_blocked.toml")).unwrap();
+    assert!(text.contains(from), "the edit must apply: {from}");
+    pb::RunScenarioRequest {
+        scenario: Some(pb::run_scenario_request::Scenario::Source(
+            pb::ScenarioSource {
+                file_name: file_name.into(),
+                content: text.replace(from, to),
+                opendrive_xml: String::new(),
+            },
+        )),
+        options: None,
+        index: 0,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_inputs_are_refused_with_names_and_codes() {
     let stack = local_stack().await;
@@ -15,21 +32,12 @@ async fn malformed_inputs_are_refused_with_names_and_codes() {
     let mut client = atlas::client::connect(&stack.scenario.to_string())
         .await
         .unwrap();
-    let content = std::fs::read_to_string(common::scenario_path("town01_blocked.toml"))
-        .unwrap()
-        .replace("behavior = \"stopped\"", "behaviour = \"stopped\"");
     let err = client
-        .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(
-                pb::ScenarioSource {
-                    file_name: "typo.toml".into(),
-                    content,
-                    opendrive_xml: String::new(),
-                },
-            )),
-            options: None,
-            index: 0,
-        })
+        .run_scenario(edited(
+            "typo.toml",
+            "behavior = \"stopped\"",
+            "behaviour = \"stopped\"",
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -37,21 +45,8 @@ async fn malformed_inputs_are_refused_with_names_and_codes() {
     assert!(err.message().contains("behaviour"), "{}", err.message());
 
     // A value out of range: the element path and its line.
-    let content = std::fs::read_to_string(common::scenario_path("town01_blocked.toml"))
-        .unwrap()
-        .replace("timeout_s = 40", "timeout_s = -4");
     let err = client
-        .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(
-                pb::ScenarioSource {
-                    file_name: "neg.toml".into(),
-                    content,
-                    opendrive_xml: String::new(),
-                },
-            )),
-            options: None,
-            index: 0,
-        })
+        .run_scenario(edited("neg.toml", "timeout_s = 40", "timeout_s = -4"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -62,24 +57,12 @@ async fn malformed_inputs_are_refused_with_names_and_codes() {
     );
 
     // A lane that does not exist on the map: the run fails, naming the element.
-    let content = std::fs::read_to_string(common::scenario_path("town01_blocked.toml"))
-        .unwrap()
-        .replace(
+    let mut stream = client
+        .run_scenario(edited(
+            "lane.toml",
             "{ road = \"12\", lane = -1, s = 90.0 }",
             "{ road = \"12\", lane = -7, s = 90.0 }",
-        );
-    let mut stream = client
-        .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(
-                pb::ScenarioSource {
-                    file_name: "lane.toml".into(),
-                    content,
-                    opendrive_xml: String::new(),
-                },
-            )),
-            options: None,
-            index: 0,
-        })
+        ))
         .await
         .unwrap()
         .into_inner();

@@ -3,30 +3,13 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use common::{Service, free_port};
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const ATLAS: &str = env!("CARGO_BIN_EXE_atlas");
 const PROBE: &str = env!("CARGO_BIN_EXE_atlas-probe");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when dropped, so a failing test leaves nothing behind.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start(args: &[&str]) -> Service {
     Service(
@@ -182,5 +165,89 @@ fn three_processes_serve_a_run_and_drain_on_sigterm() {
     for s in [&mut scenario, &mut vla, &mut bridge] {
         let status = sigterm(s);
         assert!(status.success(), "exit after SIGTERM: {status:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_run_finish() {
+    use atlas_proto::scenario as pb;
+
+    let (pb_, pv, ps) = (free_port(), free_port(), free_port());
+    let bridge_addr = format!("127.0.0.1:{pb_}");
+    let vla_addr = format!("127.0.0.1:{pv}");
+    let scenario_addr = format!("127.0.0.1:{ps}");
+    let _bridge = start(&["serve", "bridge", "--listen", &bridge_addr]);
+    let _vla = start(&["serve", "vla", "--listen", &vla_addr]);
+    let mut scenario = start(&[
+        "serve",
+        "scenario",
+        "--listen",
+        &scenario_addr,
+        "--bridge-addr",
+        &format!("http://{bridge_addr}"),
+        "--driver-addr",
+        &format!("http://{vla_addr}"),
+        "--grace-period-s",
+        "60",
+    ]);
+    tokio::task::block_in_place(|| wait_healthy(&scenario_addr, Duration::from_secs(120)));
+
+    let mut client = atlas::client::connect(&scenario_addr).await.unwrap();
+    let source = atlas::client::source(&common::scenario_path("town01_blocked.toml")).unwrap();
+    let mut stream = client
+        .run_scenario(pb::RunScenarioRequest {
+            scenario: Some(pb::run_scenario_request::Scenario::Source(source)),
+            options: Some(pb::RunOptions {
+                progress_every: 1,
+                ..Default::default()
+            }),
+            index: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Wait until the run is under way, then ask the runtime to stop.
+    loop {
+        let ev = stream.message().await.unwrap().expect("a progress event");
+        if matches!(ev.kind, Some(pb::run_event::Kind::Progress(_))) {
+            break;
+        }
+    }
+    let pid = scenario.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The run in flight still streams to its end and its record arrives.
+    let record = loop {
+        match stream.message().await {
+            Ok(Some(pb::RunEvent {
+                kind: Some(pb::run_event::Kind::Finished(f)),
+            })) => break f.record.unwrap(),
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the stream ended without the record"),
+            Err(e) => panic!("the run was cut off by SIGTERM: {e}"),
+        }
+    };
+    assert_eq!(record.route_id, "town01_blocked");
+    assert!(record.meta.unwrap().duration_game >= 39.9, "{record:?}");
+    let status = tokio::task::block_in_place(|| sigterm_wait(&mut scenario));
+    assert!(status.success(), "{status:?}");
+    // Drained: it no longer accepts connections.
+    assert_eq!(probe(&["-addr", &scenario_addr]).status.code(), Some(2));
+}
+
+/// Waits for a process already sent SIGTERM.
+fn sigterm_wait(s: &mut Service) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = s.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
