@@ -91,7 +91,7 @@ fi
 
 # ------------------------------------------------------------ host binaries
 STAGE=""
-cleanup() { [[ -n $STAGE ]] && rm -rf "$STAGE"; }
+cleanup() { if [[ -n $STAGE ]]; then rm -rf "$STAGE"; fi; }
 trap cleanup EXIT
 
 if [[ $MODE == prebuilt ]]; then
@@ -164,10 +164,13 @@ for s in $SERVICES; do
   fi
   log "docker build $name:$tag ($MODE)"
   t=$(now)
-  if ! out=$(docker build "${args[@]}" "$context" 2>&1); then
-    printf '%s\n' "$out" | tail -n 40 >&2
-    die "docker build of $name failed"
+  build_log="${TMPDIR:-/tmp}/atlas-build-$s.log"
+  [[ $MODE == source ]] && log "  (compiling in Docker; progress in $build_log)"
+  if ! docker build "${args[@]}" "$context" >"$build_log" 2>&1; then
+    tail -n 40 "$build_log" >&2
+    die "docker build of $name failed (full log: $build_log)"
   fi
+  rm -f "$build_log"
   id=$(docker image inspect -f '{{.Id}}' "$name:$tag")
   id=${id#sha256:}
   content_tag="${id:0:12}"
