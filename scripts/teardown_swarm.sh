@@ -173,6 +173,8 @@ if [[ $FULL == 1 ]]; then
       log "leaving the single-node swarm deploy_swarm.sh initialised"
       docker swarm leave --force >/dev/null
       wait_gone "ingress network" docker network ls -q --filter name=^ingress$ || true
+      # The bridge swarm init made for the nodes' containers, when unused.
+      docker network rm docker_gwbridge >/dev/null 2>&1 || true
     else
       log "keeping the swarm (not initialised by deploy_swarm.sh, or still in use)"
     fi
