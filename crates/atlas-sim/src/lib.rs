@@ -56,5 +56,6 @@ pub use render::camera::CameraSpec;
 pub use render::encode::{Encoding, encode};
 pub use world::{
     ActorId, ActorKind, ActorSpec, ActorState, Behavior, Dimensions, Event, EventKind, LaneState,
-    Placement, SensorFrame, SensorId, SensorSpec, Snapshot, VehicleControl, World,
+    LightState, Placement, SensorFrame, SensorId, SensorSpec, SignalKind, SignalState, Snapshot,
+    StopLineState, VehicleControl, World,
 };

@@ -3,8 +3,8 @@
 
 use atlas_proto::sim as pb;
 use atlas_sim::{
-    ActorKind, ActorState, Behavior, Dimensions, Encoding, Event, EventKind, LanePosition, Map,
-    Pose,
+    ActorKind, ActorState, Behavior, Dimensions, Encoding, Event, EventKind, LanePosition,
+    LightState, Map, Pose, SignalKind, SignalState,
 };
 
 use crate::error::BridgeError;
@@ -233,11 +233,61 @@ pub(crate) fn event_out(e: &Event) -> pb::Event {
             to_lane_id: *to_lane,
         }),
         EventKind::OffRoad { actor } => Kind::OffRoad(pb::OffRoadEvent { actor_id: *actor }),
+        EventKind::SignalViolation {
+            actor,
+            signal_id,
+            kind,
+        } => Kind::SignalViolation(pb::SignalViolationEvent {
+            actor_id: *actor,
+            signal_id: signal_id.clone(),
+            signal_kind: signal_kind_out(*kind) as i32,
+        }),
     };
     pb::Event {
         frame: e.frame,
         sim_time_s: e.time,
         kind: Some(kind),
+    }
+}
+
+pub(crate) fn signal_kind_out(k: SignalKind) -> pb::SignalKind {
+    match k {
+        SignalKind::TrafficLight => pb::SignalKind::TrafficLight,
+        SignalKind::Stop => pb::SignalKind::Stop,
+        SignalKind::Yield => pb::SignalKind::Yield,
+    }
+}
+
+pub(crate) fn light_state_out(s: LightState) -> pb::LightState {
+    match s {
+        LightState::Red => pb::LightState::Red,
+        LightState::Yellow => pb::LightState::Yellow,
+        LightState::Green => pb::LightState::Green,
+        LightState::Off => pb::LightState::Off,
+    }
+}
+
+pub(crate) fn signal_out(s: &SignalState) -> pb::TrafficLightState {
+    pb::TrafficLightState {
+        id: s.id.clone(),
+        kind: signal_kind_out(s.kind) as i32,
+        state: light_state_out(s.state) as i32,
+        position: Some(vec3(s.position)),
+        facing: s.facing,
+        road_id: s.road_id.clone(),
+        junction_id: s.junction_id.clone(),
+        stop_lines: s
+            .stop_lines
+            .iter()
+            .map(|l| pb::StopLine {
+                road_id: l.road_id.clone(),
+                lane_id: l.lane_id,
+                s: l.s,
+                position: Some(vec3(l.position)),
+                heading: l.heading,
+                width: l.width,
+            })
+            .collect(),
     }
 }
 

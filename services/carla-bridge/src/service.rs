@@ -366,6 +366,7 @@ impl SimulatorService {
                     actors: snap.actors.iter().map(actor_out).collect(),
                     events: snap.events.iter().map(event_out).collect(),
                     frames,
+                    traffic_lights: snap.signals.iter().map(signal_out).collect(),
                 }),
             })
         })

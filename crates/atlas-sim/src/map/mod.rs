@@ -16,6 +16,7 @@ pub mod geometry;
 pub mod graph;
 pub(crate) mod index;
 pub mod route;
+pub mod signals;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,6 +29,7 @@ use crate::render::raster::GroundRaster;
 use geometry::{RefLine, RefPoint};
 use graph::LaneGraph;
 use index::{Aabb, Chunk, SpatialIndex};
+use signals::Signals;
 
 pub use route::Route;
 
@@ -133,6 +135,7 @@ pub struct Map {
     road_ids: BTreeMap<String, usize>,
     junction_ids: BTreeMap<String, usize>,
     graph: LaneGraph,
+    signals: Signals,
     pub(crate) index: SpatialIndex,
     raster: OnceLock<GroundRaster>,
 }
@@ -262,6 +265,7 @@ impl Map {
             road_ids,
             junction_ids,
             graph: LaneGraph::default(),
+            signals: Signals::default(),
             index: SpatialIndex::build(Vec::new()),
             raster: OnceLock::new(),
         };
@@ -291,6 +295,7 @@ impl Map {
             ));
         }
         map.graph = LaneGraph::build(&map);
+        map.signals = Signals::build(&map);
         Ok(map)
     }
 
@@ -327,6 +332,11 @@ impl Map {
 
     pub fn graph(&self) -> &LaneGraph {
         &self.graph
+    }
+
+    /// Traffic lights and signs with the lanes they govern.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
     }
 
     /// Sum of reference-line lengths.

@@ -115,7 +115,9 @@ impl BirdsEyeSpec {
             )
         };
         for b in boxes {
-            let colour = if b.id == ego {
+            let colour = if let Some(c) = b.colour {
+                c
+            } else if b.id == ego {
                 EGO
             } else {
                 match b.kind {

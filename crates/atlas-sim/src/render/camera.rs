@@ -235,7 +235,11 @@ impl Camera {
                 continue;
             }
             let lambert = (n[0] * SUN[0] + n[1] * SUN[1] + n[2] * SUN[2]).max(0.0);
-            let k = AMBIENT + (1.0 - AMBIENT) * lambert;
+            let k = if b.lit {
+                1.0
+            } else {
+                AMBIENT + (1.0 - AMBIENT) * lambert
+            };
             let colour = [
                 (base[0] as f64 * k) as u8,
                 (base[1] as f64 * k) as u8,
@@ -400,6 +404,9 @@ const CAR_COLOURS: [[u8; 3]; 7] = [
 
 /// Body colour of an actor's box.
 pub fn base_colour(b: &BoxShape) -> [u8; 3] {
+    if let Some(c) = b.colour {
+        return c;
+    }
     match b.kind {
         ActorKind::Vehicle => CAR_COLOURS[(b.id % CAR_COLOURS.len() as u64) as usize],
         ActorKind::Pedestrian => [232, 120, 44],

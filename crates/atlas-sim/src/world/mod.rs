@@ -67,6 +67,8 @@ pub(crate) struct Follow {
     pub passed: Vec<u32>,
     /// m/s; 0 follows the speed limit.
     pub target_speed: f64,
+    /// The stop sign this NPC has stood at and may now pass.
+    pub served_stop: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -312,6 +314,7 @@ impl World {
                 reserved: Vec::new(),
                 passed: Vec::new(),
                 target_speed,
+                served_stop: None,
             });
         }
         let id = self.next_actor;
@@ -427,6 +430,7 @@ impl World {
             }
         }
         self.resolve_collisions(&before, &follow_before);
+        self.npc_violations(&follow_before);
         for (i, (pose0, _, vel0)) in before.iter().enumerate() {
             let a = &mut self.actors[i];
             let dir = Vec2::from_angle(a.pose.yaw);
@@ -532,6 +536,51 @@ impl World {
         self.contacts = contacts;
     }
 
+    /// Red lights and stop signs passed by lane-following vehicles.
+    fn npc_violations(&mut self, follow_before: &[Option<(u32, f64)>]) {
+        if self.map.signals().is_empty() {
+            return;
+        }
+        let time = self.time();
+        let mut found = Vec::new();
+        for (i, a) in self.actors.iter().enumerate() {
+            let (Some(f), Some(b)) = (&a.follow, follow_before[i]) else {
+                continue;
+            };
+            traffic::crossed_stops(&self.map, b, &f.passed, (f.node, f.s), |si| {
+                if self.violates(si, time, f.served_stop) {
+                    found.push((a.id, si));
+                }
+            });
+        }
+        for (actor, si) in found {
+            self.push_violation(actor, si);
+        }
+    }
+
+    /// Whether passing signal `si` at `time` breaks it.
+    fn violates(&self, si: usize, time: f64, served: Option<u32>) -> bool {
+        let sigs = self.map.signals();
+        match sigs.state(si, time) {
+            LightState::Red => true,
+            LightState::Off => sigs.all()[si].kind == SignalKind::Stop && served != Some(si as u32),
+            _ => false,
+        }
+    }
+
+    fn push_violation(&mut self, actor: ActorId, si: usize) {
+        let sig = &self.map.signals().all()[si];
+        self.events.push(Event {
+            frame: self.frame,
+            time: self.time(),
+            kind: EventKind::SignalViolation {
+                actor,
+                signal_id: sig.id.clone(),
+                kind: sig.kind,
+            },
+        });
+    }
+
     fn collision_events(&mut self, i: usize, j: usize) {
         let (a, b) = (&self.actors[i], &self.actors[j]);
         // Velocities are refreshed after collisions; the speeds along the
@@ -589,6 +638,33 @@ impl World {
                         },
                     });
                 }
+                if let (Some(p), Some(n)) = (&a.lane, &new)
+                    && let (Some(pn), Some(nn)) = (p.node, n.node)
+                {
+                    let g = self.map.graph();
+                    let passed: &[u32] = if pn == nn {
+                        &[]
+                    } else if g.successors(pn).contains(&nn) {
+                        std::slice::from_ref(&pn)
+                    } else {
+                        &[u32::MAX]
+                    };
+                    if passed.first() != Some(&u32::MAX) {
+                        let mut hits = Vec::new();
+                        traffic::crossed_stops(&self.map, (pn, p.s), passed, (nn, n.s), |si| {
+                            // Stop signs need a history external drivers do
+                            // not keep; red lights are checked.
+                            if self.map.signals().state(si, time) == LightState::Red {
+                                hits.push(si);
+                            }
+                        });
+                        let id = a.id;
+                        for si in hits {
+                            self.push_violation(id, si);
+                        }
+                    }
+                }
+                let a = &self.actors[i];
                 if was_on && !is_on {
                     self.events.push(Event {
                         frame,
@@ -667,7 +743,43 @@ impl World {
             time: self.time(),
             actors: self.actor_states(),
             events: std::mem::take(&mut self.events),
+            signals: self.signal_states(),
         }
+    }
+
+    /// Every traffic light and sign with its state now.
+    pub fn signal_states(&self) -> Vec<SignalState> {
+        let sigs = self.map.signals();
+        let time = self.time();
+        let roads = self.map.roads();
+        sigs.all()
+            .iter()
+            .enumerate()
+            .map(|(i, sg)| SignalState {
+                id: sg.id.clone(),
+                kind: sg.kind,
+                state: sigs.state(i, time),
+                position: sg.position,
+                facing: sg.facing,
+                road_id: roads[sg.road].id.clone(),
+                junction_id: sg
+                    .junction
+                    .map(|j| self.map.opendrive().junctions[j].id.clone())
+                    .unwrap_or_default(),
+                stop_lines: sg
+                    .stop_lines
+                    .iter()
+                    .map(|st| StopLineState {
+                        road_id: roads[st.road].id.clone(),
+                        lane_id: st.lane_id,
+                        s: st.s,
+                        position: [st.pos.x, st.pos.y, self.map.elevation(st.road, st.s)],
+                        heading: st.heading,
+                        width: st.width,
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     // ------------------------------------------------------------ sensors
@@ -722,6 +834,8 @@ impl World {
                     length: a.dims.length,
                     width: a.dims.width,
                     height: a.dims.height,
+                    colour: None,
+                    lit: false,
                 }
             })
             .collect()
@@ -743,8 +857,16 @@ impl World {
             .index_of(s.actor)
             .expect("sensors are removed with their actor")];
         let image = match &s.kind {
-            SensorKind::Camera(c) => c.render(&self.map, &actor.pose, boxes, Some(actor.id)),
-            SensorKind::BirdsEye(b) => b.render(&self.map, &actor.pose, boxes, actor.id),
+            SensorKind::Camera(c) => {
+                let mut all = crate::render::signal_boxes(&self.map, self.time());
+                all.extend_from_slice(boxes);
+                c.render(&self.map, &actor.pose, &all, Some(actor.id))
+            }
+            SensorKind::BirdsEye(b) => {
+                let mut all = crate::render::stop_line_boxes(&self.map, self.time());
+                all.extend_from_slice(boxes);
+                b.render(&self.map, &actor.pose, &all, actor.id)
+            }
         };
         SensorFrame {
             sensor: s.id,

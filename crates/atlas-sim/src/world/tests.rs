@@ -420,3 +420,210 @@ fn town_traffic_flows_through_junctions_without_crashing() {
     let moving = w.actor_states().iter().filter(|a| a.speed > 0.5).count();
     assert!(moving >= 10, "{moving}");
 }
+
+#[test]
+fn town01_lights_govern_junction_approaches_and_alternate() {
+    let map = town01();
+    let sigs = map.signals();
+    assert_eq!(sigs.len(), 36);
+    let mut by_junction: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, s) in sigs.all().iter().enumerate() {
+        assert_eq!(s.kind, SignalKind::TrafficLight, "{}", s.id);
+        assert!(!s.stop_lines.is_empty(), "signal {} governs no lane", s.id);
+        let j = s
+            .junction
+            .unwrap_or_else(|| panic!("light {} on road {} is at no junction", s.id, s.road));
+        by_junction.entry(j).or_default().push(i);
+        for st in &s.stop_lines {
+            // The stop line lies on a lane that leads into the junction.
+            let node = map.graph().node(st.node);
+            let leads_in = node.junction == Some(j)
+                || map
+                    .graph()
+                    .successors(st.node)
+                    .iter()
+                    .any(|&n| map.graph().node(n).junction == Some(j));
+            assert!(leads_in, "signal {} lane {:?}", s.id, node.lane_id);
+        }
+    }
+    // Over two cycles: at most one approach of a junction is not red at a
+    // time, every light shows all three colours.
+    let mut seen = vec![std::collections::BTreeSet::new(); sigs.len()];
+    for k in 0..2000 {
+        let t = k as f64 * 0.1;
+        for members in by_junction.values() {
+            let open = members
+                .iter()
+                .filter(|&&i| sigs.state(i, t) != LightState::Red)
+                .count();
+            assert!(open <= 1, "t = {t}: {open} approaches open");
+        }
+        for (i, s) in seen.iter_mut().enumerate() {
+            s.insert(sigs.state(i, t));
+        }
+    }
+    for s in &seen {
+        assert_eq!(s.len(), 3, "{s:?}");
+    }
+}
+
+#[test]
+fn npcs_stop_for_red_lights() {
+    let mut w = town_with_traffic(9, 30);
+    let map = w.map().clone();
+    let mut held = 0;
+    for _ in 0..2400 {
+        w.step();
+        let snap = w.snapshot();
+        let v: Vec<_> = snap
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::SignalViolation { .. }))
+            .collect();
+        assert!(v.is_empty(), "{v:?}");
+        assert_eq!(snap.signals.len(), 36);
+        // Vehicles standing right behind a red stop line.
+        for s in snap.signals.iter().filter(|s| s.state == LightState::Red) {
+            for st in &s.stop_lines {
+                let p = Vec2::new(st.position[0], st.position[1]);
+                held += snap
+                    .actors
+                    .iter()
+                    .filter(|a| a.speed < 0.1 && (a.pose.xy() - p).length() < 6.0)
+                    .count();
+            }
+        }
+    }
+    assert!(held > 0, "nobody ever waited at a red light");
+    let _ = map;
+}
+
+/// The loop map with one signal on road 1 at s = 50 for +s traffic.
+fn loop_with_signal(kind: &str, dynamic: bool) -> Arc<Map> {
+    let xml = std::fs::read_to_string(maps_dir().join("atlas_loop.xodr")).unwrap();
+    let at = xml.find("</road>").unwrap();
+    let sig = format!(
+        r#"<signals><signal id="sig1" name="test" s="50" t="-4" zOffset="0" orientation="+" dynamic="{}" country="OpenDRIVE" type="{kind}" subtype="-1" height="1"><validity fromLane="0" toLane="0"/></signal></signals>"#,
+        if dynamic { "yes" } else { "no" }
+    );
+    let xml = format!("{}{sig}\n  {}", &xml[..at], &xml[at..]);
+    Arc::new(Map::from_xml(&xml, "loop_signal").unwrap())
+}
+
+#[test]
+fn stop_signs_make_npcs_stand_before_passing() {
+    let map = loop_with_signal("206", false);
+    let sig = &map.signals().all()[0];
+    assert_eq!(sig.kind, SignalKind::Stop);
+    assert!(!sig.stop_lines.is_empty());
+    assert!(
+        sig.stop_lines
+            .iter()
+            .all(|l| l.lane_id < 0 && (l.s - 50.0).abs() < 1e-9)
+    );
+    let mut w = World::new(map, 0.05, 1).unwrap();
+    let (id, _) = w
+        .spawn(vehicle(
+            on_lane("1", -1, 5.0),
+            8.0,
+            Behavior::LaneFollow { target_speed: 10.0 },
+        ))
+        .unwrap();
+    let mut min_speed_near = f64::INFINITY;
+    let mut passed = false;
+    for _ in 0..400 {
+        let snap = w.step_with(1, &[]).unwrap();
+        assert!(
+            !snap
+                .events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::SignalViolation { .. })),
+            "{:?}",
+            snap.events
+        );
+        let a = snap.actors.iter().find(|a| a.id == id).unwrap();
+        if a.lane.road_id == "1" {
+            if (40.0..50.0).contains(&a.lane.s) {
+                min_speed_near = min_speed_near.min(a.speed);
+            }
+            passed |= a.lane.s > 55.0;
+        } else {
+            passed = true;
+        }
+    }
+    assert!(min_speed_near < 0.2, "{min_speed_near}");
+    assert!(passed, "the NPC never went on after stopping");
+}
+
+#[test]
+fn a_lone_light_cycles_and_holds_traffic() {
+    let map = loop_with_signal("1000001", true);
+    assert_eq!(map.signals().all()[0].kind, SignalKind::TrafficLight);
+    let mut w = World::new(map, 0.05, 1).unwrap();
+    for k in 0..6 {
+        w.spawn(vehicle(
+            on_lane("1", -1, 5.0 + 9.0 * k as f64),
+            0.0,
+            Behavior::LaneFollow { target_speed: 10.0 },
+        ))
+        .unwrap();
+    }
+    let mut states = std::collections::BTreeSet::new();
+    let mut waited = false;
+    for _ in 0..2000 {
+        let snap = w.step_with(1, &[]).unwrap();
+        assert!(
+            !snap
+                .events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::SignalViolation { .. })),
+            "{:?}",
+            snap.events
+        );
+        let s = &snap.signals[0];
+        states.insert(s.state);
+        if s.state == LightState::Red {
+            waited |= snap.actors.iter().any(|a| {
+                a.lane.road_id == "1" && (42.0..50.0).contains(&a.lane.s) && a.speed < 0.1
+            });
+        }
+    }
+    assert_eq!(states.len(), 3);
+    assert!(waited);
+}
+
+#[test]
+fn external_red_light_runs_are_reported() {
+    let map = loop_with_signal("1000001", true);
+    let mut w = World::new(map, 0.05, 1).unwrap();
+    let run = |w: &mut World, want: LightState| -> usize {
+        while w.signal_states()[0].state != want {
+            w.step();
+        }
+        let (ego, _) = w
+            .spawn(vehicle(on_lane("1", -1, 44.0), 10.0, Behavior::External))
+            .unwrap();
+        let mut n = 0;
+        for _ in 0..20 {
+            let snap = w.step_with(1, &[(ego, control(0.2, 0.0, 0.0))]).unwrap();
+            for e in &snap.events {
+                if let EventKind::SignalViolation {
+                    actor,
+                    signal_id,
+                    kind,
+                } = &e.kind
+                {
+                    assert_eq!(
+                        (*actor, signal_id.as_str(), *kind),
+                        (ego, "sig1", SignalKind::TrafficLight)
+                    );
+                    n += 1;
+                }
+            }
+        }
+        w.destroy(ego).unwrap();
+        n
+    };
+    assert_eq!(run(&mut w, LightState::Red), 1);
+    assert_eq!(run(&mut w, LightState::Green), 0);
+}

@@ -8,11 +8,16 @@
 //! entering, an NPC reserves the junction lanes it will use, which is only
 //! possible while no other actor occupies or holds a lane that crosses or
 //! merges with them ([`crate::map::graph::LaneGraph::conflicts`]); otherwise
-//! it stops at the entry.
+//! it stops at the entry. Traffic lights and stop signs
+//! ([`crate::map::signals`]) put a standing obstacle at their stop line:
+//! red always (unless the car is already too close to stop firmly), yellow
+//! while a comfortable stop still fits, a stop sign until the car has stood
+//! at the line; an NPC held by a signal reserves nothing beyond it.
 
 use std::collections::BTreeMap;
 
 use super::{Actor, ActorId, ActorKind, Follow, MAX_BRAKE, World};
+use crate::map::signals::{LightState, SignalKind};
 use crate::map::{LaneLocation, Map};
 use crate::math::{Pose, Rng, Vec2, wrap_angle};
 
@@ -238,12 +243,27 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
             }
         }
 
+        // Signals: stop for red, for yellow while there is room to, and
+        // at stop signs until the car has stood at the line.
+        let stop_dist = signal_stop(&map, &mut f, v, front, horizon, w.time());
+        if stop_dist.is_finite() {
+            let d = (stop_dist - front).max(0.0);
+            if d < gap {
+                gap = d;
+                lead_v = 0.0;
+            }
+        }
+
         // Junctions: reserve the lanes through, or stop at the entry.
         let mut dist = node.remaining(f.s);
         let plan: Vec<u32> = f.plan.iter().copied().collect();
         for (k, &pn) in plan.iter().enumerate() {
             let pnode = g.node(pn);
             if pnode.junction.is_some() && !f.reserved.contains(&pn) {
+                if stop_dist <= dist + 0.5 {
+                    // Held by a signal before the junction: reserve nothing.
+                    break;
+                }
                 let gate = (v * v / (2.0 * IDM_DECEL) + front + 6.0).max(10.0);
                 if dist > gate {
                     break;
@@ -286,6 +306,112 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
         me.rng = rng;
     }
     out
+}
+
+/// Distance from the rig along the plan to the nearest stop line the NPC
+/// must stop at (infinite when none), updating its stop-sign state.
+fn signal_stop(map: &Map, f: &mut Follow, v: f64, front: f64, horizon: f64, time: f64) -> f64 {
+    let sigs = map.signals();
+    if sigs.is_empty() {
+        return f64::INFINITY;
+    }
+    let g = map.graph();
+    let mut stop = f64::INFINITY;
+    let mut base = -g.node(f.node).travelled(f.s);
+    let mut served_seen = false;
+    let mut newly_served = None;
+    for nid in std::iter::once(f.node).chain(f.plan.iter().copied()) {
+        if base > horizon {
+            break;
+        }
+        let nd = g.node(nid);
+        if sigs.has_node(nid) {
+            for (si, st) in sigs.on_node(nid) {
+                let d = base + nd.travelled(st.s);
+                if d < 0.0 || d > horizon + front {
+                    continue;
+                }
+                if f.served_stop == Some(si as u32) {
+                    // Stood at it; the rig has yet to pass the line.
+                    served_seen = true;
+                    continue;
+                }
+                if d - front < 0.0 {
+                    continue;
+                }
+                let must = match sigs.state(si, time) {
+                    LightState::Green => false,
+                    // Stop only where a firm (not an emergency) stop still
+                    // fits; closer in, clear the junction.
+                    LightState::Red => d - front >= v * v / (2.0 * MAX_BRAKE),
+                    LightState::Yellow => d - front >= v * v / (2.0 * IDM_DECEL) + 0.5,
+                    LightState::Off => match sigs.all()[si].kind {
+                        SignalKind::Stop => {
+                            if v < 0.2 && d - front < 3.0 {
+                                newly_served = Some(si as u32);
+                                false
+                            } else {
+                                true
+                            }
+                        }
+                        _ => false,
+                    },
+                };
+                if must {
+                    stop = stop.min(d);
+                }
+            }
+        }
+        base += nd.length;
+    }
+    if let Some(si) = newly_served {
+        f.served_stop = Some(si);
+    } else if !served_seen {
+        f.served_stop = None;
+    }
+    stop
+}
+
+/// Calls `hit(signal index)` for every stop line passed between
+/// `(node0, s0)` and `(node1, s1)` through the `passed` nodes (the first of
+/// which is `node0` when non-empty).
+pub(crate) fn crossed_stops(
+    map: &Map,
+    (node0, s0): (u32, f64),
+    passed: &[u32],
+    (node1, s1): (u32, f64),
+    mut hit: impl FnMut(usize),
+) {
+    let sigs = map.signals();
+    if sigs.is_empty() {
+        return;
+    }
+    let g = map.graph();
+    let mut check = |node: u32, a: Option<f64>, b: Option<f64>| {
+        if !sigs.has_node(node) {
+            return;
+        }
+        let nd = g.node(node);
+        let ta = a.map_or(-1.0, |s| nd.travelled(s));
+        let tb = b.map_or(f64::INFINITY, |s| nd.travelled(s));
+        for (si, st) in sigs.on_node(node) {
+            let t = nd.travelled(st.s);
+            if t > ta && t <= tb {
+                hit(si);
+            }
+        }
+    };
+    if passed.is_empty() {
+        if node0 == node1 {
+            check(node0, Some(s0), Some(s1));
+        }
+        return;
+    }
+    check(node0, Some(s0), None);
+    for &p in &passed[1..] {
+        check(p, None, None);
+    }
+    check(node1, None, Some(s1));
 }
 
 /// Moves a lane-following vehicle `acc` m/s² for one step along its plan.

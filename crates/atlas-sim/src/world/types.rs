@@ -2,6 +2,7 @@
 //! states, events and snapshots.
 
 use crate::map::LanePosition;
+pub use crate::map::signals::{LightState, SignalKind};
 use crate::math::Pose;
 
 /// Actor ids are unique per world and never reused.
@@ -216,6 +217,45 @@ pub enum EventKind {
     },
     /// An externally driven vehicle left the drivable lanes.
     OffRoad { actor: ActorId },
+    /// A vehicle passed the stop line of a red light, or of a stop sign
+    /// without stopping (stop signs are checked for lane-following
+    /// vehicles).
+    SignalViolation {
+        actor: ActorId,
+        signal_id: String,
+        kind: SignalKind,
+    },
+}
+
+/// Where traffic must stop for a signal, as seen in snapshots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StopLineState {
+    pub road_id: String,
+    pub lane_id: i32,
+    pub s: f64,
+    /// Lane-centre point of the stop line.
+    pub position: [f64; 3],
+    /// Direction of travel there.
+    pub heading: f64,
+    pub width: f64,
+}
+
+/// A traffic light or sign and its state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalState {
+    /// The OpenDRIVE signal id.
+    pub id: String,
+    pub kind: SignalKind,
+    pub state: LightState,
+    /// The signal head.
+    pub position: [f64; 3],
+    /// The direction the signal faces.
+    pub facing: f64,
+    /// The road it stands on.
+    pub road_id: String,
+    /// The junction it controls; empty if none.
+    pub junction_id: String,
+    pub stop_lines: Vec<StopLineState>,
 }
 
 /// The state of a world after a step.
@@ -227,4 +267,6 @@ pub struct Snapshot {
     pub actors: Vec<ActorState>,
     /// Events since the previous snapshot, in order.
     pub events: Vec<Event>,
+    /// Every traffic light and sign of the map, in map order.
+    pub signals: Vec<SignalState>,
 }
