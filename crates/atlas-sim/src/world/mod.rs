@@ -24,6 +24,7 @@
 mod collision;
 pub(crate) mod traffic;
 mod types;
+mod walkers;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::f64::consts::PI;
@@ -33,7 +34,7 @@ pub use collision::Obb;
 pub use types::*;
 
 use crate::error::WorldError;
-use crate::map::{LaneLocation, LocateHint, Map};
+use crate::map::{LaneLocation, LanePosition, LocateHint, Map};
 use crate::math::{Pose, Rng, Vec2, wrap_angle};
 use crate::render::birdseye::BirdsEyeSpec;
 use crate::render::camera::{Camera, CameraSpec};
@@ -87,6 +88,7 @@ pub(crate) struct Actor {
     pub control: VehicleControl,
     pub lane: Option<LaneLocation>,
     pub follow: Option<Follow>,
+    pub walk: Option<walkers::Walker>,
     pub rng: Rng,
 }
 
@@ -317,6 +319,17 @@ impl World {
                 served_stop: None,
             });
         }
+        let mut walk = None;
+        if spec.kind == ActorKind::Pedestrian
+            && matches!(spec.behavior, Behavior::LaneFollow { .. })
+            && let Some(l) = lane.as_ref().filter(|l| l.lane_type.is_walkable())
+            && let Some(wk) = walkers::Walker::new(&self.map, l.road, l.lane_id, l.s, pose.yaw)
+        {
+            if let Some(p) = walkers::lane_centre(&self.map, wk.road, wk.lane_id, wk.s, wk.dir) {
+                pose = p;
+            }
+            walk = Some(wk);
+        }
         let id = self.next_actor;
         let speed = if spec.kind == ActorKind::Static || spec.behavior == Behavior::Stopped {
             0.0
@@ -339,6 +352,7 @@ impl World {
             control: VehicleControl::default(),
             lane,
             follow,
+            walk,
             rng: Rng::new(self.seed ^ id.wrapping_mul(0xA24B_AED4_963E_E407)),
         };
         let obb = actor.obb();
@@ -354,6 +368,151 @@ impl World {
         self.next_actor += 1;
         self.actors.push(actor);
         Ok((id, pose))
+    }
+
+    /// Spawns `vehicles` lane-following NPC vehicles on drivable lanes
+    /// (outside junctions, at least 8 m apart, standing) and `pedestrians`
+    /// sidewalk-walking pedestrians (1.0–1.6 m/s, either direction), at
+    /// places drawn from `seed`. Returns the new ids, vehicles first. All or
+    /// nothing: when the map has no room for them all, nothing is spawned.
+    pub fn spawn_traffic(
+        &mut self,
+        vehicles: u32,
+        pedestrians: u32,
+        seed: u64,
+    ) -> Result<Vec<ActorId>, WorldError> {
+        const MAX: u32 = 10_000;
+        if vehicles > MAX || pedestrians > MAX {
+            return Err(WorldError::invalid(
+                "spawn_traffic",
+                format!("at most {MAX} vehicles and {MAX} pedestrians at once"),
+            ));
+        }
+        let map = Arc::clone(&self.map);
+        let g = map.graph();
+        let mut rng = Rng::new(seed ^ 0x5EED_7A4F_F1C0_0001);
+        let unit = |rng: &mut Rng| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let lanes: Vec<u32> = (0..g.nodes().len() as u32)
+            .filter(|&n| {
+                let nd = g.node(n);
+                nd.junction.is_none() && nd.length >= 14.0
+            })
+            .collect();
+        let mut walks = Vec::new();
+        for (ri, r) in map.roads().iter().enumerate() {
+            if r.junction.is_some() {
+                continue;
+            }
+            for (si, ls) in r.lane_sections.iter().enumerate() {
+                let (a, b) = map.section_range(ri, si);
+                if b - a < 4.0 {
+                    continue;
+                }
+                for l in ls.side_lanes().filter(|l| l.kind.is_walkable()) {
+                    walks.push((ri, l.id, a, b));
+                }
+            }
+        }
+        let mut ids = Vec::new();
+        let undo = |w: &mut Self, ids: &[ActorId]| {
+            for &id in ids {
+                let _ = w.destroy(id);
+            }
+        };
+        let mut tries = 0u32;
+        let mut placed = 0;
+        while placed < vehicles {
+            tries += 1;
+            if lanes.is_empty() || tries > 200 + vehicles * 100 {
+                undo(self, &ids);
+                return Err(WorldError::invalid(
+                    "vehicles",
+                    format!("found room for only {placed} of {vehicles} vehicles"),
+                ));
+            }
+            let nd = g.node(lanes[rng.below(lanes.len())]);
+            let (a, b) = (nd.s_start + 4.0, nd.s_end - 6.0);
+            if b <= a {
+                continue;
+            }
+            let s = a + (b - a) * unit(&mut rng);
+            let lp = LanePosition {
+                road_id: map.roads()[nd.road].id.clone(),
+                lane_id: nd.lane_id,
+                s,
+                offset: 0.0,
+            };
+            let Ok(pose) = map.lane_pose(&lp) else {
+                continue;
+            };
+            if self
+                .actors
+                .iter()
+                .any(|o| (o.pose.xy() - pose.xy()).length() < 8.0)
+            {
+                continue;
+            }
+            let spec = ActorSpec {
+                kind: ActorKind::Vehicle,
+                role: "npc".into(),
+                name: format!("npc_vehicle_{}", self.next_actor),
+                placement: Placement::Lane(lp),
+                speed: 0.0,
+                dimensions: Dimensions::UNSET,
+                behavior: Behavior::LaneFollow { target_speed: 0.0 },
+            };
+            if let Ok((id, _)) = self.spawn(spec) {
+                ids.push(id);
+                placed += 1;
+            }
+        }
+        let mut placed = 0;
+        let mut tries = 0u32;
+        while placed < pedestrians {
+            tries += 1;
+            if walks.is_empty() || tries > 200 + pedestrians * 100 {
+                undo(self, &ids);
+                return Err(WorldError::invalid(
+                    "pedestrians",
+                    format!("found room for only {placed} of {pedestrians} pedestrians"),
+                ));
+            }
+            let (road, lane_id, a, b) = walks[rng.below(walks.len())];
+            let s = a + 1.0 + (b - a - 2.0) * unit(&mut rng);
+            let dir = if rng.below(2) == 0 { 1.0 } else { -1.0 };
+            let Some(pose) = walkers::lane_centre(&map, road, lane_id, s, dir) else {
+                continue;
+            };
+            if self
+                .actors
+                .iter()
+                .any(|o| (o.pose.xy() - pose.xy()).length() < 1.5)
+            {
+                continue;
+            }
+            let spec = ActorSpec {
+                kind: ActorKind::Pedestrian,
+                role: "npc".into(),
+                name: format!("npc_pedestrian_{}", self.next_actor),
+                placement: Placement::Pose(pose),
+                speed: 0.0,
+                dimensions: Dimensions::UNSET,
+                behavior: Behavior::LaneFollow {
+                    target_speed: 1.0 + 0.6 * unit(&mut rng),
+                },
+            };
+            match self.spawn(spec) {
+                Ok((id, _)) if self.actors.last().is_some_and(|a| a.walk.is_some()) => {
+                    ids.push(id);
+                    placed += 1;
+                }
+                Ok((id, _)) => {
+                    let _ = self.destroy(id);
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(ids)
     }
 
     /// Removes an actor and its sensors.
@@ -413,6 +572,18 @@ impl World {
             .collect();
         let accels = traffic::decide(self);
         let map = Arc::clone(&self.map);
+        let vehicles: Vec<(Vec2, f64)> = if self.actors.iter().any(|a| a.walk.is_some()) {
+            self.actors
+                .iter()
+                .filter(|a| a.kind == ActorKind::Vehicle)
+                .map(|a| {
+                    let o = a.obb();
+                    (o.centre, o.radius())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (a, acc) in self.actors.iter_mut().zip(accels) {
             match (a.kind, a.behavior) {
                 (ActorKind::Static, _) | (_, Behavior::Stopped) => {
@@ -423,8 +594,12 @@ impl World {
                     traffic::advance(&map, a, acc, dt)
                 }
                 (ActorKind::Pedestrian, Behavior::LaneFollow { target_speed }) => {
-                    a.speed = target_speed;
-                    walk(a, dt);
+                    if a.walk.is_some() {
+                        walkers::advance(&map, a, target_speed, dt, &vehicles);
+                    } else {
+                        a.speed = target_speed;
+                        walk(a, dt);
+                    }
                 }
                 (ActorKind::Pedestrian, Behavior::External) => walk(a, dt),
             }

@@ -627,3 +627,48 @@ fn external_red_light_runs_are_reported() {
     assert_eq!(run(&mut w, LightState::Red), 1);
     assert_eq!(run(&mut w, LightState::Green), 0);
 }
+
+#[test]
+fn spawn_traffic_places_vehicles_and_sidewalk_pedestrians() {
+    let mut w = World::new(town01(), 0.05, 3).unwrap();
+    let ids = w.spawn_traffic(20, 10, 7).unwrap();
+    assert_eq!(ids.len(), 30);
+    let snap = w.snapshot();
+    let peds: Vec<_> = snap
+        .actors
+        .iter()
+        .filter(|a| a.kind == ActorKind::Pedestrian)
+        .collect();
+    assert_eq!(peds.len(), 10);
+    for p in &peds {
+        assert_eq!(p.lane.lane_type, "sidewalk", "{p:?}");
+    }
+    // Same seed, same places.
+    let mut w2 = World::new(town01(), 0.05, 3).unwrap();
+    w2.spawn_traffic(20, 10, 7).unwrap();
+    assert_eq!(w2.snapshot().actors, snap.actors);
+    // Walkers keep to sidewalks or cross the road, and make progress.
+    let start: Vec<_> = peds.iter().map(|p| p.pose.xy()).collect();
+    for _ in 0..600 {
+        w.step();
+    }
+    let snap = w.snapshot();
+    let peds: Vec<_> = snap
+        .actors
+        .iter()
+        .filter(|a| a.kind == ActorKind::Pedestrian)
+        .collect();
+    let moved = peds
+        .iter()
+        .zip(&start)
+        .filter(|(p, s0)| (p.pose.xy() - **s0).length() > 5.0)
+        .count();
+    assert!(moved >= 7, "{moved}");
+    for p in &peds {
+        assert!(!p.lane.lane_type.is_empty(), "{p:?} left the road network");
+    }
+    // Too many for the map: nothing is spawned.
+    let before = w.actor_count();
+    assert!(w.spawn_traffic(5000, 0, 1).is_err());
+    assert_eq!(w.actor_count(), before);
+}

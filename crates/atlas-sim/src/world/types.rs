@@ -116,8 +116,9 @@ pub enum Behavior {
     External,
     /// Vehicles: follow the lane (and the lane graph) at `target_speed`
     /// m/s, keeping distance to whatever is ahead (0 selects the road's
-    /// speed limit, or 30 km/h without one). Pedestrians: walk straight on
-    /// at `target_speed`.
+    /// speed limit, or 30 km/h without one). Pedestrians placed on a
+    /// sidewalk walk along it at `target_speed`, crossing the road at its
+    /// ends; elsewhere they walk straight on.
     LaneFollow { target_speed: f64 },
     /// Does not move.
     Stopped,
