@@ -230,10 +230,21 @@ if [[ $SKIP_BUILD == 0 ]]; then
   source "$ENV_FILE"
   set +a
 else
-  : "${ATLAS_SCENARIO_IMAGE:=atlas-scenario:latest}"
-  : "${ATLAS_BRIDGE_IMAGE:=atlas-carla-bridge:latest}"
-  : "${ATLAS_VLA_IMAGE:=atlas-vla-model:latest}"
-  [[ $VLA_CUDA == 1 ]] && : "${ATLAS_VLA_CUDA_IMAGE:=atlas-vla-model:cuda}"
+  # The images build_images.sh made last, by their content tag (as a build
+  # would name them), so that redeploying unchanged images changes nothing.
+  content_ref() {
+    local id prefix="${2:-}"
+    id=$(docker image inspect -f '{{.Id}}' "$1" 2>/dev/null) || { echo "$1"; return; }
+    id=${id#sha256:}
+    docker tag "$1" "${1%:*}:$prefix${id:0:12}"
+    echo "${1%:*}:$prefix${id:0:12}"
+  }
+  : "${ATLAS_SCENARIO_IMAGE:=$(content_ref atlas-scenario:latest)}"
+  : "${ATLAS_BRIDGE_IMAGE:=$(content_ref atlas-carla-bridge:latest)}"
+  : "${ATLAS_VLA_IMAGE:=$(content_ref atlas-vla-model:latest)}"
+  if [[ $VLA_CUDA == 1 ]]; then
+    : "${ATLAS_VLA_CUDA_IMAGE:=$(content_ref atlas-vla-model:cuda cuda-)}"
+  fi
   log "skipping the build"
 fi
 IMAGE_VARS=(ATLAS_SCENARIO_IMAGE ATLAS_BRIDGE_IMAGE ATLAS_VLA_IMAGE)
