@@ -96,6 +96,9 @@ pub struct Demo {
     pub target: Vec<[f32; 3]>,
     /// Which episode it came from (for train/validation splits).
     pub episode: u32,
+    /// Free distance to the obstacle the expert planned around, metres
+    /// (infinite when the road ahead was clear).
+    pub obstacle_gap: f32,
 }
 
 /// Who drives an episode.
@@ -125,6 +128,8 @@ pub struct EpisodeResult {
     pub completed: bool,
     /// Seconds standing still (< 0.1 m/s) with nothing ahead within 30 m.
     pub idle_s: f64,
+    /// Relative speed of the first collision, m/s.
+    pub collision_speed: f64,
 }
 
 impl EpisodeResult {
@@ -445,7 +450,16 @@ pub fn run_episode(
             .map_err(|e| Error::Sim(e.to_string()))?;
         for e in &snap.events {
             match e.kind {
-                EventKind::Collision { actor, .. } if actor == ep.ego => result.collisions += 1,
+                EventKind::Collision {
+                    actor,
+                    relative_speed,
+                    ..
+                } if actor == ep.ego => {
+                    if result.collisions == 0 {
+                        result.collision_speed = relative_speed;
+                    }
+                    result.collisions += 1;
+                }
                 EventKind::OffRoad { actor } if actor == ep.ego => result.off_road += 1,
                 _ => {}
             }
@@ -537,6 +551,7 @@ pub fn run_episode(
                             .map(|p| [p[0] as f32, p[1] as f32, p[2] as f32])
                             .collect(),
                         episode: episode_id,
+                        obstacle_gap: obstacle.map_or(f32::INFINITY, |o| o.gap as f32),
                     });
                 }
                 plan

@@ -58,6 +58,13 @@ pub struct TrainOptions {
     pub out: PathBuf,
     /// JSON-lines loss log; `None` writes `<out>/train_log.jsonl`.
     pub log: Option<PathBuf>,
+    /// Start from this model directory's weights (same architecture)
+    /// instead of a fresh initialisation.
+    pub init_from: Option<PathBuf>,
+    /// Sampling weight of demonstrations with an obstacle within
+    /// [`OBSTACLE_NEAR`] metres ahead, relative to the others: braking
+    /// behind things is rare in driving data and easily ignored.
+    pub obstacle_weight: f64,
     /// Draw a progress bar on stderr (hidden when it is not a terminal).
     pub progress: bool,
 }
@@ -84,6 +91,8 @@ impl Default for TrainOptions {
             eval_every: 500,
             out: PathBuf::from("models/atlas-drive-v1"),
             log: None,
+            init_from: None,
+            obstacle_weight: 1.0,
             progress: true,
         }
     }
@@ -113,6 +122,9 @@ impl TrainOptions {
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return bad("the noise must be non-negative");
+        }
+        if !(self.obstacle_weight.is_finite() && self.obstacle_weight > 0.0) {
+            return bad("the obstacle weight must be a positive number");
         }
         Ok(())
     }
@@ -148,6 +160,66 @@ pub struct LogLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_fde_m: Option<f64>,
     pub elapsed_s: f64,
+}
+
+/// Demonstrations with an obstacle closer than this (metres of free
+/// distance) count as obstacle interactions for [`TrainOptions::obstacle_weight`].
+pub const OBSTACLE_NEAR: f32 = 40.0;
+
+/// Draws indices with probability proportional to their weights.
+#[derive(Clone, Debug)]
+pub struct WeightedSampler {
+    cumulative: Vec<f64>,
+}
+
+impl WeightedSampler {
+    /// `None` when there is nothing to draw (no positive weight).
+    pub fn new(weights: impl IntoIterator<Item = f64>) -> Option<Self> {
+        let mut total = 0.0;
+        let cumulative: Vec<f64> = weights
+            .into_iter()
+            .map(|w| {
+                total += if w.is_finite() && w > 0.0 { w } else { 0.0 };
+                total
+            })
+            .collect();
+        (total > 0.0).then_some(Self { cumulative })
+    }
+
+    pub fn draw(&self, rng: &mut Rng) -> usize {
+        let total = *self.cumulative.last().unwrap_or(&0.0);
+        let u = uniform01(rng) * total;
+        self.cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.cumulative.len() - 1)
+    }
+}
+
+/// Loads a model directory's weights into `varmap` (checksum and shapes
+/// verified), for warm starts.
+pub fn load_into(varmap: &VarMap, cfg: &ModelConfig, dir: &std::path::Path) -> Result<(), Error> {
+    let their = crate::pretrained::load_config(dir)?;
+    if &their != cfg {
+        return Err(Error::Config(format!(
+            "{} has a different architecture than the one being trained",
+            dir.display()
+        )));
+    }
+    let path = dir.join(crate::pretrained::WEIGHTS_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    crate::pretrained::verify_checksum(dir, &bytes)?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)?;
+    crate::pretrained::check_shapes(cfg, &tensors, &path.display().to_string())?;
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Config("var map poisoned".into()))?;
+    for (name, var) in data.iter() {
+        if let Some(t) = tensors.get(name) {
+            var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
+        }
+    }
+    Ok(())
 }
 
 fn uniform01(rng: &mut Rng) -> f64 {
@@ -202,15 +274,12 @@ pub fn init_weights(varmap: &VarMap, seed: u64) -> Result<(), Error> {
 }
 
 /// Per-pose loss weights `[1, T, 3]` (mean 1): x 1, y 2, yaw 4 (per
-/// radian), times 1.5 for the first pose falling to 0.5 for the last.
+/// radian), the same at every time (the far poses carry the braking).
 pub fn loss_weights(cfg: &ModelConfig, device: &Device) -> Result<Tensor, Error> {
     let t = cfg.horizon;
     let mut w = Vec::with_capacity(t * 3);
-    for k in 0..t {
-        let time = 1.5 - (k as f64 / (t.max(2) - 1) as f64);
-        for dim in [1.0, 2.0, 4.0] {
-            w.push(time * dim);
-        }
+    for _ in 0..t {
+        w.extend([1.0, 2.0, 4.0]);
     }
     let mean = w.iter().sum::<f64>() / w.len() as f64;
     let w: Vec<f32> = w.iter().map(|v| (v / mean) as f32).collect();
@@ -334,6 +403,17 @@ pub fn fit(
     let varmap = VarMap::new();
     let model = DrivingModel::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
     init_weights(&varmap, opts.seed)?;
+    if let Some(dir) = &opts.init_from {
+        load_into(&varmap, cfg, dir)?;
+    }
+    let sampler = WeightedSampler::new(train.iter().map(|d| {
+        if d.obstacle_gap < OBSTACLE_NEAR {
+            opts.obstacle_weight
+        } else {
+            1.0
+        }
+    }))
+    .ok_or_else(|| Error::Input("no training samples".into()))?;
     let parameters = varmap.all_vars().iter().map(|v| v.elem_count()).sum();
     let mut opt = AdamW::new(
         varmap.all_vars(),
@@ -363,7 +443,7 @@ pub fn fit(
         let lr = schedule(opts, step);
         opt.set_learning_rate(lr);
         let picks: Vec<&Demo> = (0..opts.batch_size)
-            .map(|_| train[rng.below(train.len())])
+            .map(|_| train[sampler.draw(&mut rng)])
             .collect();
         let feats: Vec<&Features> = picks.iter().map(|d| &d.features).collect();
         let batch = Batch::new(cfg, &feats, device, DType::F32)?;
@@ -507,6 +587,7 @@ mod tests {
                 })
                 .collect(),
             episode: 0,
+            obstacle_gap: f32::INFINITY,
         }
     }
 
@@ -570,6 +651,42 @@ mod tests {
         assert_eq!(a, snapshot(3).0);
         assert_ne!(a, snapshot(4).0);
         assert!(ln.iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn weighted_sampling_follows_the_weights_and_warm_starts_load() {
+        let s = WeightedSampler::new([1.0, 0.0, 3.0]).unwrap();
+        let mut rng = Rng::new(1);
+        let mut counts = [0usize; 3];
+        for _ in 0..4000 {
+            counts[s.draw(&mut rng)] += 1;
+        }
+        assert_eq!(counts[1], 0);
+        let ratio = counts[2] as f64 / counts[0] as f64;
+        assert!((2.5..3.5).contains(&ratio), "{counts:?}");
+        assert!(WeightedSampler::new([0.0, f64::NAN]).is_none());
+
+        let cfg = ModelConfig::tiny();
+        let tmp = tempfile::tempdir().unwrap();
+        let a = VarMap::new();
+        DrivingModel::new(&cfg, VarBuilder::from_varmap(&a, DType::F32, &Device::Cpu)).unwrap();
+        init_weights(&a, 1).unwrap();
+        crate::pretrained::save(tmp.path(), &cfg, &a).unwrap();
+        let b = VarMap::new();
+        DrivingModel::new(&cfg, VarBuilder::from_varmap(&b, DType::F32, &Device::Cpu)).unwrap();
+        init_weights(&b, 2).unwrap();
+        load_into(&b, &cfg, tmp.path()).unwrap();
+        let get = |vm: &VarMap| {
+            vm.data().lock().unwrap()["head.fc1.weight"]
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        assert_eq!(get(&a), get(&b));
+        let other = ModelConfig { d_ff: 64, ..cfg };
+        assert!(load_into(&b, &other, tmp.path()).is_err());
     }
 
     #[test]

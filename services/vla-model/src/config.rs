@@ -3,10 +3,16 @@
 //! `atlas` CLI (flattened) and tests (built directly).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use atlas_model::DeviceChoice;
 
 use crate::Error;
 use crate::policy::{PolicyKind, RouteFollowerParams};
+
+/// Where the shipped model lives, relative to the working directory.
+pub const DEFAULT_MODEL_DIR: &str = "models/atlas-drive-v1";
 
 /// Configuration of the vla-model server.
 #[derive(clap::Args, Clone, Debug)]
@@ -19,6 +25,21 @@ pub struct Config {
     /// Driving policy to serve.
     #[arg(long, env = "ATLAS_POLICY", value_enum, default_value = "baseline")]
     pub policy: PolicyKind,
+
+    /// Model directory of the `model` policy (config.json,
+    /// model.safetensors, model.safetensors.sha256).
+    #[arg(long, env = "ATLAS_MODEL_DIR", default_value = DEFAULT_MODEL_DIR)]
+    pub model_dir: PathBuf,
+
+    /// Device of the `model` policy: cpu, cuda or cuda:N (CUDA needs a
+    /// build with the `cuda` feature).
+    #[arg(long, env = "ATLAS_DEVICE", default_value = "cpu")]
+    pub device: DeviceChoice,
+
+    /// Instruction added to the route's own for the `model` policy, e.g.
+    /// "drive slowly".
+    #[arg(long, env = "ATLAS_INSTRUCTION", default_value = "")]
+    pub instruction: String,
 
     /// Cruise speed of the baseline policy, m/s.
     #[arg(long, env = "ATLAS_TARGET_SPEED", default_value_t = 8.0)]
@@ -51,6 +72,9 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
             policy: PolicyKind::Baseline,
+            model_dir: PathBuf::from(DEFAULT_MODEL_DIR),
+            device: DeviceChoice::Cpu,
+            instruction: String::new(),
             target_speed: 8.0,
             max_accel: 2.0,
             max_decel: 3.0,
@@ -112,6 +136,8 @@ mod tests {
         let d = Config::default();
         assert_eq!(cli.config.listen, d.listen);
         assert_eq!(cli.config.policy, d.policy);
+        assert_eq!(cli.config.model_dir, d.model_dir);
+        assert_eq!(cli.config.device, d.device);
         assert_eq!(cli.config.target_speed, d.target_speed);
         assert_eq!(cli.config.max_sessions, d.max_sessions);
         assert_eq!(cli.config.grace_period_s, d.grace_period_s);
@@ -138,6 +164,22 @@ mod tests {
         assert_eq!(cli.config.max_sessions, 3);
         cli.config.validate().unwrap();
         assert!(Cli::try_parse_from(["atlas-vla", "--policy", "nope"]).is_err());
+        let cli = Cli::try_parse_from([
+            "atlas-vla",
+            "--policy",
+            "model",
+            "--model-dir",
+            "/m",
+            "--device",
+            "cuda:1",
+            "--instruction",
+            "drive slowly",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.policy, PolicyKind::Model);
+        assert_eq!(cli.config.model_dir, PathBuf::from("/m"));
+        assert_eq!(cli.config.device, DeviceChoice::Cuda(1));
+        assert!(Cli::try_parse_from(["atlas-vla", "--device", "tpu"]).is_err());
 
         for bad in [
             Config {

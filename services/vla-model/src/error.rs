@@ -26,6 +26,9 @@ pub enum Error {
     WarmUp(String),
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A start-up check failed; the message says what to do.
+    #[error("preflight failed: {0}")]
+    Preflight(String),
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error(transparent)]
@@ -56,6 +59,7 @@ impl From<Error> for tonic::Status {
             | Error::WarmUp(_)
             | Error::Task(_)
             | Error::Config(_)
+            | Error::Preflight(_)
             | Error::Serve(_) => Code::Internal,
         };
         tonic::Status::new(code, e.to_string())

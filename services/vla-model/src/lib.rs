@@ -17,7 +17,10 @@
 //! - [`wire`]: validation of incoming messages into domain types.
 //! - [`session`]: per-session observation state and the session table.
 //! - [`observation`]: what a policy sees.
-//! - [`policy`]: the [`Policy`] trait and the `baseline` [`RouteFollower`].
+//! - [`policy`]: the [`Policy`] trait, the `baseline` [`RouteFollower`]
+//!   and the learned `model` [`CandlePolicy`].
+//! - [`preflight`]: start-up checks of the model policy (device, weights,
+//!   checksum, shapes, warm-up).
 //! - [`decode`]: JPEG/PNG decoding by magic bytes.
 //! - [`warmup`]: the start-up inference that gates health.
 //! - [`geometry`]: poses and quaternions in the contract's conventions.
@@ -29,6 +32,7 @@ pub mod error;
 pub mod geometry;
 pub mod observation;
 pub mod policy;
+pub mod preflight;
 pub mod server;
 pub mod service;
 pub mod session;
@@ -39,6 +43,7 @@ pub use config::Config;
 pub use error::Error;
 pub use observation::Observation;
 pub use policy::{
-    Plan, PlannedPose, Policy, PolicyError, PolicyKind, RouteFollower, RouteFollowerParams,
+    CandlePolicy, Plan, PlannedPose, Policy, PolicyError, PolicyKind, RouteFollower,
+    RouteFollowerParams,
 };
 pub use server::{serve, serve_with_policy};

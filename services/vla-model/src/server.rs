@@ -22,7 +22,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     config.validate()?;
-    let policy = config.policy.build(&config)?;
+    // Building the model policy reads weights and runs the preflight
+    // inference: blocking work, so off the async runtime.
+    let policy = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || config.policy.build(&config)).await??
+    };
     serve_with_policy(listener, config, policy, shutdown).await
 }
 

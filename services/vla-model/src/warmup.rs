@@ -124,25 +124,42 @@ pub fn synthetic_observation() -> Result<Observation, Error> {
     })
 }
 
+/// What a passed warm-up measured.
+#[derive(Clone, Copy, Debug)]
+pub struct WarmUpStats {
+    pub poses: usize,
+    pub inference: std::time::Duration,
+}
+
+/// The warm-up itself, on the calling thread: the synthetic observation
+/// through `policy`, and the answer checked as `drive` would.
+pub fn check(policy: &dyn Policy) -> Result<WarmUpStats, Error> {
+    let obs = synthetic_observation()?;
+    policy.accept_session(&obs.cameras)?;
+    let anchor = obs.current().map(|s| s.pose).unwrap_or_default();
+    let (now, query) = (obs.time_now_us, obs.time_query_us);
+    let started = std::time::Instant::now();
+    let plan = policy.plan(&obs)?;
+    let inference = started.elapsed();
+    let trajectory = plan_to_trajectory(anchor, now, query, plan)?;
+    if trajectory.poses.len() < 2 {
+        return Err(Error::WarmUp("the policy returned an empty plan".into()));
+    }
+    Ok(WarmUpStats {
+        poses: trajectory.poses.len(),
+        inference,
+    })
+}
+
 /// Runs the warm-up on a blocking thread; `Ok` once the policy produced a
 /// valid, moving plan.
 pub async fn warm_up(policy: Arc<dyn Policy>) -> Result<(), Error> {
     tokio::task::spawn_blocking(move || {
-        let obs = synthetic_observation()?;
-        policy.accept_session(&obs.cameras)?;
-        let anchor = obs.current().map(|s| s.pose).unwrap_or_default();
-        let (now, query) = (obs.time_now_us, obs.time_query_us);
-        let started = std::time::Instant::now();
-        let plan = policy.plan(&obs)?;
-        let elapsed = started.elapsed();
-        let trajectory = plan_to_trajectory(anchor, now, query, plan)?;
-        if trajectory.poses.len() < 2 {
-            return Err(Error::WarmUp("the policy returned an empty plan".into()));
-        }
+        let stats = check(policy.as_ref())?;
         tracing::info!(
             policy = policy.name(),
-            poses = trajectory.poses.len(),
-            inference_ms = elapsed.as_secs_f64() * 1e3,
+            poses = stats.poses,
+            inference_ms = stats.inference.as_secs_f64() * 1e3,
             "warm-up inference passed"
         );
         Ok(())

@@ -31,6 +31,9 @@ enum Command {
     /// Drive random held-out routes closed loop with the model (or the
     /// expert) and report route completion and infractions.
     Eval(EvalArgs),
+    /// Measure inference latency percentiles and throughput on encoded
+    /// inputs from a simulator episode.
+    Latency(LatencyArgs),
     /// Load a model directory, verify it and print its summary.
     Info {
         #[arg(long, default_value = "models/atlas-drive-v1")]
@@ -79,6 +82,12 @@ struct TrainArgs {
     /// Loss log (JSON lines); default `<out>/train_log.jsonl`.
     #[arg(long)]
     log: Option<PathBuf>,
+    /// Start from this model directory's weights (fine-tuning).
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+    /// Sampling weight of demonstrations with an obstacle close ahead.
+    #[arg(long, default_value_t = 1.0)]
+    obstacle_weight: f64,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -110,10 +119,24 @@ struct EvalArgs {
     json: bool,
 }
 
+#[derive(clap::Args, Debug)]
+struct LatencyArgs {
+    #[arg(long, env = "ATLAS_MODEL_DIR", default_value = "models/atlas-drive-v1")]
+    model_dir: PathBuf,
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 32])]
+    batch: Vec<usize>,
+    /// Timed forward passes per batch size (after 20 untimed ones).
+    #[arg(long, default_value_t = 300)]
+    iters: usize,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(a) => run_train(a),
         Command::Eval(a) => run_eval(a),
+        Command::Latency(a) => run_latency(a),
         Command::Info { model_dir } => {
             let device = DeviceChoice::Cpu.open()?;
             let m = atlas_model::load(&model_dir, &device)?;
@@ -156,6 +179,8 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         eval_every: a.eval_every,
         out: a.out,
         log: a.log,
+        init_from: a.init_from,
+        obstacle_weight: a.obstacle_weight,
         progress: !a.quiet,
     };
     let report = train::train(&opts)?;
@@ -194,6 +219,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
                             "completion": r.completion(), "collisions": r.collisions,
                             "off_road": r.off_road, "max_offset_m": r.max_offset,
                             "idle_s": r.idle_s, "steps": r.steps,
+                            "collision_speed": r.collision_speed,
                         })
                     );
                 }
@@ -220,5 +246,50 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
         off_road,
         offset
     );
+    Ok(())
+}
+
+fn run_latency(a: LatencyArgs) -> anyhow::Result<()> {
+    let device = a.device.open()?;
+    let loaded = atlas_model::load(&a.model_dir, &device)?;
+    let model = &loaded.model;
+    let cfg = model.config().clone();
+    // Real inputs: one expert episode on Town01.
+    let maps = collect::load_maps(&[PathBuf::from("maps/Town01.xodr")])?;
+    let mut demos = Vec::new();
+    let spec = collect::episode_spec(1, 99, 0, 64);
+    collect::run_episode(
+        &cfg,
+        &maps,
+        &spec,
+        0,
+        &Driver::Expert { noise: 0.0 },
+        Some(&mut demos),
+    )?;
+    anyhow::ensure!(!demos.is_empty(), "the episode produced no inputs");
+    for &b in &a.batch {
+        anyhow::ensure!(b > 0, "batch sizes must be positive");
+        let feats: Vec<&atlas_model::Features> =
+            (0..b).map(|i| &demos[i % demos.len()].features).collect();
+        for _ in 0..20 {
+            atlas_model::predict(model, &feats)?;
+        }
+        let mut times: Vec<f64> = Vec::with_capacity(a.iters);
+        for _ in 0..a.iters.max(1) {
+            let t = std::time::Instant::now();
+            atlas_model::predict(model, &feats)?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let q = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        println!(
+            "batch {b:>3}: p50 {:.2} ms  p99 {:.2} ms  mean {:.2} ms  throughput {:.0} samples/s",
+            q(0.5),
+            q(0.99),
+            mean,
+            b as f64 * 1e3 / mean
+        );
+    }
     Ok(())
 }

@@ -8,14 +8,16 @@
 //! implementation may take as long as a forward pass needs.
 //!
 //! Implementations: [`RouteFollower`] (the `baseline`), which follows the
-//! submitted route and ignores the images. A learned model is one more
-//! implementation of the same trait.
+//! submitted route and ignores the images, and [`CandlePolicy`] (`model`),
+//! the learned driving model of `atlas-model`.
 
+pub mod candle;
 mod path;
 mod route_follower;
 
 use std::sync::Arc;
 
+pub use candle::CandlePolicy;
 pub use route_follower::{RouteFollower, RouteFollowerParams};
 
 use crate::geometry::Pose;
@@ -116,6 +118,9 @@ pub fn plan_timestamps(time_now_us: u64, time_query_us: u64, min_poses: usize) -
 pub enum PolicyKind {
     /// Follow the submitted route at the target speed; ignores images.
     Baseline,
+    /// The learned driving model (`--model-dir`), checked by the start-up
+    /// preflight.
+    Model,
 }
 
 impl PolicyKind {
@@ -126,6 +131,10 @@ impl PolicyKind {
                 let p = RouteFollower::new(config.route_follower_params())
                     .map_err(crate::Error::Config)?;
                 Ok(Arc::new(p))
+            }
+            PolicyKind::Model => {
+                let report = crate::preflight::run(config)?;
+                Ok(report.policy)
             }
         }
     }

@@ -1,0 +1,172 @@
+//! Start-up checks of the `model` policy, run before the server binds its
+//! policy (and by any CLI that wants them on their own): the device opens,
+//! the model directory is complete, the weights match their SHA-256
+//! sidecar and their shapes match `config.json`, and a warm-up inference on
+//! a synthetic observation yields a finite trajectory. Each failure is an
+//! [`Error::Preflight`] whose message names the check and says what to do.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::policy::{CandlePolicy, Policy};
+use crate::{Config, Error};
+
+/// One passed check.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub name: &'static str,
+    pub detail: String,
+}
+
+/// The checks that passed and the policy they produced.
+#[derive(Debug)]
+pub struct PreflightReport {
+    pub checks: Vec<Check>,
+    pub policy: Arc<dyn Policy>,
+}
+
+impl std::fmt::Display for PreflightReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in &self.checks {
+            writeln!(f, "ok  {:<10} {}", c.name, c.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs every check for `config`'s model policy; see the module docs.
+pub fn run(config: &Config) -> Result<PreflightReport, Error> {
+    let mut checks = Vec::new();
+    let fail = |check: &str, msg: String| Error::Preflight(format!("{check}: {msg}"));
+
+    let device = config
+        .device
+        .open()
+        .map_err(|e| fail("device", e.to_string()))?;
+    checks.push(Check {
+        name: "device",
+        detail: format!(
+            "{} ({:?})",
+            config.device,
+            atlas_model::default_dtype(&device)
+        ),
+    });
+
+    let dir = &config.model_dir;
+    for file in [
+        atlas_model::pretrained::CONFIG_FILE,
+        atlas_model::pretrained::WEIGHTS_FILE,
+        atlas_model::pretrained::CHECKSUM_FILE,
+    ] {
+        let path = dir.join(file);
+        if !path.is_file() {
+            return Err(fail(
+                "weights",
+                format!(
+                    "{} is missing; set --model-dir / ATLAS_MODEL_DIR to a model directory \
+                     (the repository ships models/atlas-drive-v1; run from the repository root \
+                     or pass an absolute path), or train one with `atlas-model train --out {}`",
+                    path.display(),
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    let started = Instant::now();
+    let policy = CandlePolicy::load(dir, config.device, &config.instruction)
+        .map_err(|e| fail("weights", e.to_string()))?;
+    checks.push(Check {
+        name: "weights",
+        detail: format!(
+            "{} sha256 {} matches, shapes match config.json ({} ms)",
+            dir.display(),
+            policy.sha256(),
+            started.elapsed().as_millis()
+        ),
+    });
+
+    let stats = crate::warmup::check(&policy).map_err(|e| {
+        fail(
+            "warm-up",
+            format!(
+                "{e}; the weights load but do not produce a usable plan: retrain or restore the \
+                 shipped model"
+            ),
+        )
+    })?;
+    checks.push(Check {
+        name: "warm-up",
+        detail: format!(
+            "{} finite poses in {:.1} ms",
+            stats.poses,
+            stats.inference.as_secs_f64() * 1e3
+        ),
+    });
+    for c in &checks {
+        tracing::info!(check = c.name, detail = %c.detail, "preflight passed");
+    }
+    Ok(PreflightReport {
+        checks,
+        policy: Arc::new(policy),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atlas_model::{DeviceChoice, DrivingModel, ModelConfig};
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+
+    fn tiny_model_dir(dir: &std::path::Path) {
+        let cfg = ModelConfig::tiny();
+        let vm = VarMap::new();
+        DrivingModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+        atlas_model::pretrained::save(dir, &cfg, &vm).unwrap();
+    }
+
+    fn config(dir: &std::path::Path) -> Config {
+        Config {
+            policy: crate::PolicyKind::Model,
+            model_dir: dir.to_path_buf(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn passes_on_a_complete_model_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        tiny_model_dir(tmp.path());
+        let report = run(&config(tmp.path())).unwrap();
+        let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["device", "weights", "warm-up"]);
+        assert_eq!(report.policy.name(), "model");
+        assert!(report.to_string().contains("sha256"));
+    }
+
+    #[test]
+    fn failures_name_the_check_and_the_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = run(&config(tmp.path())).unwrap_err().to_string();
+        assert!(
+            e.contains("weights:") && e.contains("ATLAS_MODEL_DIR"),
+            "{e}"
+        );
+
+        tiny_model_dir(tmp.path());
+        std::fs::write(
+            tmp.path().join(atlas_model::pretrained::CHECKSUM_FILE),
+            format!("{}  model.safetensors\n", "0".repeat(64)),
+        )
+        .unwrap();
+        let e = run(&config(tmp.path())).unwrap_err().to_string();
+        assert!(e.contains("weights:") && e.contains("corrupt"), "{e}");
+
+        if !candle_core::utils::cuda_is_available() {
+            let mut c = config(tmp.path());
+            c.device = DeviceChoice::Cuda(0);
+            let e = run(&c).unwrap_err().to_string();
+            assert!(e.starts_with("preflight failed: device:"), "{e}");
+        }
+    }
+}
