@@ -128,7 +128,7 @@ if [[ $MODE == prebuilt ]]; then
   for s in $SERVICES; do
     ctx="$STAGE/$s"
     mkdir -p "$ctx/docker/prebuilt"
-    cp -r maps scenarios "$ctx/"
+    cp -r maps scenarios models "$ctx/"
     for b in ${ATLAS_IMAGE_BINS[$s]}; do
       src="$CARGO_TARGET_DIR/release/$b"
       [[ $s == vla-model-cuda && $b == atlas-vla ]] && src="$cuda_target/release/$b"
