@@ -12,6 +12,8 @@ pub enum BridgeError {
     Invalid { field: String, message: String },
     #[error("world_id: no world \"{0}\"")]
     UnknownWorld(String),
+    #[error("snapshot_id: no snapshot \"{0}\" of this world")]
+    UnknownSnapshot(String),
     #[error("map_name: no map named \"{name}\" (known: {known})")]
     UnknownMap { name: String, known: String },
     /// Parsing a map failed; the message names file, line and element.
@@ -47,7 +49,7 @@ impl BridgeError {
     pub fn code(&self) -> Code {
         match self {
             Self::Invalid { .. } | Self::UnknownMap { .. } | Self::Map(_) => Code::InvalidArgument,
-            Self::UnknownWorld(_) => Code::NotFound,
+            Self::UnknownWorld(_) | Self::UnknownSnapshot(_) => Code::NotFound,
             Self::World(WorldError::UnknownActor(_) | WorldError::UnknownSensor(_)) => {
                 Code::NotFound
             }

@@ -39,9 +39,31 @@ pub struct Limits {
     pub max_steps_per_call: u32,
 }
 
+/// Snapshots kept per world.
+pub const MAX_SNAPSHOTS: usize = 64;
+
+#[derive(Clone)]
+struct Saved {
+    world: World,
+    encodings: BTreeMap<SensorId, (Encoding, pb::ImageEncoding)>,
+}
+
 struct WorldState {
     world: World,
     encodings: BTreeMap<SensorId, (Encoding, pb::ImageEncoding)>,
+    snapshots: BTreeMap<String, Saved>,
+    next_snapshot: u64,
+}
+
+impl WorldState {
+    fn new(world: World) -> Self {
+        Self {
+            world,
+            encodings: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            next_snapshot: 1,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -160,10 +182,7 @@ impl SimulatorService {
                 WorldEntry {
                     map: map.clone(),
                     label: req.label.clone(),
-                    state: Arc::new(Mutex::new(WorldState {
-                        world,
-                        encodings: BTreeMap::new(),
-                    })),
+                    state: Arc::new(Mutex::new(WorldState::new(world))),
                 },
             );
         }
@@ -234,6 +253,128 @@ impl SimulatorService {
             })
         })
         .await
+    }
+
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id, vehicles = req.vehicles, pedestrians = req.pedestrians))]
+    async fn inner_spawn_traffic(
+        &self,
+        req: pb::SpawnTrafficRequest,
+    ) -> Result<pb::SpawnTrafficResponse, BridgeError> {
+        let max = self.limits.max_actors;
+        self.with_world(&req.world_id, move |st| {
+            let want = req.vehicles as usize + req.pedestrians as usize;
+            if st.world.actor_count() + want > max {
+                return Err(BridgeError::Exhausted {
+                    what: "actors per world",
+                    limit: max,
+                });
+            }
+            let actor_ids = st
+                .world
+                .spawn_traffic(req.vehicles, req.pedestrians, req.seed)?;
+            Ok(pb::SpawnTrafficResponse { actor_ids })
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id))]
+    async fn inner_snapshot_world(
+        &self,
+        req: pb::SnapshotWorldRequest,
+    ) -> Result<pb::SnapshotWorldResponse, BridgeError> {
+        self.with_world(&req.world_id, move |st| {
+            if st.snapshots.len() >= MAX_SNAPSHOTS {
+                return Err(BridgeError::Exhausted {
+                    what: "snapshots per world",
+                    limit: MAX_SNAPSHOTS,
+                });
+            }
+            let id = format!("s-{}", st.next_snapshot);
+            st.next_snapshot += 1;
+            st.snapshots.insert(
+                id.clone(),
+                Saved {
+                    world: st.world.clone(),
+                    encodings: st.encodings.clone(),
+                },
+            );
+            Ok(pb::SnapshotWorldResponse {
+                snapshot_id: id,
+                frame: st.world.frame(),
+                sim_time_s: st.world.time(),
+            })
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id, snapshot_id = %req.snapshot_id))]
+    async fn inner_restore_world(
+        &self,
+        req: pb::RestoreWorldRequest,
+    ) -> Result<pb::RestoreWorldResponse, BridgeError> {
+        self.with_world(&req.world_id, move |st| {
+            let saved = st
+                .snapshots
+                .get(&req.snapshot_id)
+                .ok_or_else(|| BridgeError::UnknownSnapshot(req.snapshot_id.clone()))?
+                .clone();
+            st.world = saved.world;
+            st.encodings = saved.encodings;
+            Ok(pb::RestoreWorldResponse {
+                frame: st.world.frame(),
+                sim_time_s: st.world.time(),
+            })
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id, snapshot_id = %req.snapshot_id))]
+    async fn inner_fork_world(
+        &self,
+        req: pb::ForkWorldRequest,
+    ) -> Result<pb::ForkWorldResponse, BridgeError> {
+        let source = self.entry(&req.world_id)?;
+        let snapshot_id = req.snapshot_id.clone();
+        let saved = self
+            .with_world(&req.world_id, move |st| {
+                st.snapshots
+                    .get(&snapshot_id)
+                    .cloned()
+                    .ok_or(BridgeError::UnknownSnapshot(snapshot_id))
+            })
+            .await?;
+        let (frame, time) = (saved.world.frame(), saved.world.time());
+        let label = if req.label.is_empty() {
+            source.label.clone()
+        } else {
+            req.label.clone()
+        };
+        let id = format!("w-{}", uuid::Uuid::new_v4().simple());
+        {
+            let mut table = self.table()?;
+            if table.len() >= self.limits.max_worlds {
+                return Err(BridgeError::Exhausted {
+                    what: "worlds",
+                    limit: self.limits.max_worlds,
+                });
+            }
+            let mut state = WorldState::new(saved.world);
+            state.encodings = saved.encodings;
+            table.insert(
+                id.clone(),
+                WorldEntry {
+                    map: source.map.clone(),
+                    label: label.clone(),
+                    state: Arc::new(Mutex::new(state)),
+                },
+            );
+        }
+        tracing::info!(world_id = %id, source = %req.world_id, label = %label, frame, "world forked");
+        Ok(pb::ForkWorldResponse {
+            world_id: id,
+            frame,
+            sim_time_s: time,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(world_id = %req.world_id, actor_id = req.actor_id))]
@@ -473,5 +614,39 @@ impl Simulator for SimulatorService {
 
     async fn lane_pose(&self, r: Request<pb::LanePoseRequest>) -> Reply<pb::LanePoseResponse> {
         reply("LanePose", self.inner_lane_pose(r.into_inner()))
+    }
+
+    async fn spawn_traffic(
+        &self,
+        r: Request<pb::SpawnTrafficRequest>,
+    ) -> Reply<pb::SpawnTrafficResponse> {
+        reply(
+            "SpawnTraffic",
+            self.inner_spawn_traffic(r.into_inner()).await,
+        )
+    }
+
+    async fn snapshot_world(
+        &self,
+        r: Request<pb::SnapshotWorldRequest>,
+    ) -> Reply<pb::SnapshotWorldResponse> {
+        reply(
+            "SnapshotWorld",
+            self.inner_snapshot_world(r.into_inner()).await,
+        )
+    }
+
+    async fn restore_world(
+        &self,
+        r: Request<pb::RestoreWorldRequest>,
+    ) -> Reply<pb::RestoreWorldResponse> {
+        reply(
+            "RestoreWorld",
+            self.inner_restore_world(r.into_inner()).await,
+        )
+    }
+
+    async fn fork_world(&self, r: Request<pb::ForkWorldRequest>) -> Reply<pb::ForkWorldResponse> {
+        reply("ForkWorld", self.inner_fork_world(r.into_inner()).await)
     }
 }
