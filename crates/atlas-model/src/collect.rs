@@ -150,6 +150,9 @@ pub struct EpisodeSpec {
     pub max_steps: usize,
     /// Most lane-following NPCs.
     pub max_npcs: usize,
+    /// Whether stopped cars, slow cars and crossing pedestrians may be
+    /// placed on the route.
+    pub obstacles: bool,
 }
 
 /// Pure pursuit on the plan plus a speed PID, as the runtime's controller.
@@ -324,12 +327,13 @@ fn build_episode(maps: &[Arc<Map>], spec: &EpisodeSpec) -> Result<Episode, Error
     // Things on the route: a stopped car, a slow car, a crossing pedestrian.
     // Spawns that would overlap something are skipped.
     let len = route.length();
-    if chance(&mut rng, 0.35) {
+    let obstacles = spec.obstacles;
+    if chance(&mut rng, 0.35) && obstacles {
         let s = uniform(&mut rng, 25.0, (len - 10.0).clamp(26.0, 130.0));
         let pose = route_pose(&route, s, uniform(&mut rng, -0.3, 0.3));
         let _ = world.spawn(vehicle("stopped", pose, 0.0, Behavior::Stopped));
     }
-    if chance(&mut rng, 0.3) {
+    if chance(&mut rng, 0.3) && obstacles {
         let s = uniform(&mut rng, 15.0, 50.0).min(len * 0.5);
         let v = uniform(&mut rng, 2.0, 6.0);
         let pose = route_pose(&route, s, 0.0);
@@ -340,7 +344,7 @@ fn build_episode(maps: &[Arc<Map>], spec: &EpisodeSpec) -> Result<Episode, Error
             Behavior::LaneFollow { target_speed: v },
         ));
     }
-    if chance(&mut rng, 0.25) {
+    if chance(&mut rng, 0.25) && obstacles {
         let s = uniform(&mut rng, 25.0, (len - 10.0).clamp(26.0, 100.0));
         let side = if chance(&mut rng, 0.5) { 1.0 } else { -1.0 };
         let mut pose = route_pose(&route, s, side * uniform(&mut rng, 3.5, 6.0));
@@ -632,6 +636,7 @@ pub fn episode_spec(maps: usize, seed: u64, i: u64, max_steps: usize) -> Episode
         seed: rng.next_u64(),
         max_steps,
         max_npcs: 12,
+        obstacles: true,
     }
 }
 
