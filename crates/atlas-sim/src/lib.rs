@@ -41,6 +41,8 @@
 //! ```
 
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod map;
 pub mod math;
 pub mod opendrive;
