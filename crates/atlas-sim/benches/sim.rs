@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use atlas_sim::{
     ActorKind, ActorSpec, Behavior, CameraSpec, Dimensions, LanePosition, Map, Placement, Pose,
-    SensorSpec, World,
+    SensorSpec, Vec2, World,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -63,6 +63,39 @@ fn step(c: &mut Criterion) {
         let mut w = traffic(&map, n);
         c.bench_function(&format!("town01 step, {n} npcs"), |b| b.iter(|| w.step()));
     }
+    // The figure: 50 vehicles and 20 pedestrians from a seed, with
+    // traffic lights, after a minute of warm-up.
+    let mut w = World::new(map.clone(), 0.05, 7).expect("valid world");
+    w.spawn_traffic(50, 20, 7).expect("room for the traffic");
+    for _ in 0..1200 {
+        w.step();
+    }
+    c.bench_function("town01 step, 50 vehicles + 20 pedestrians", |b| {
+        b.iter(|| w.step())
+    });
+}
+
+fn locate(c: &mut Criterion) {
+    let map = town01();
+    let b = map.bounds();
+    // A fixed grid of points over the map, on and off the roads.
+    let pts: Vec<Vec2> = (0..1024)
+        .map(|i| {
+            let fx = ((i * 37) % 1024) as f64 / 1024.0;
+            let fy = ((i * 91) % 1024) as f64 / 1024.0;
+            Vec2::new(
+                b.min[0] + fx * (b.max[0] - b.min[0]),
+                b.min[1] + fy * (b.max[1] - b.min[1]),
+            )
+        })
+        .collect();
+    let mut k = 0;
+    c.bench_function("town01 locate (world -> lane)", |bch| {
+        bch.iter(|| {
+            k = (k + 1) % pts.len();
+            black_box(map.locate(pts[k]))
+        })
+    });
 }
 
 fn camera(c: &mut Criterion) {
@@ -103,5 +136,5 @@ fn camera(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, step, camera);
+criterion_group!(benches, step, locate, camera);
 criterion_main!(benches);

@@ -227,8 +227,19 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
             if (ob.centre - me_pos).length() > horizon + ob.radius() + 3.0 {
                 continue;
             }
+            // Points farther than the box's circle plus the corridor cannot
+            // touch it; points beyond the nearest leader so far cannot
+            // improve on it. Both cuts leave the result unchanged.
+            let reach = ob.radius() + half_w + CORRIDOR_MARGIN;
+            let reach_sq = reach * reach;
             for p in &buf {
                 if p.dist < front - 1.0 {
+                    continue;
+                }
+                if p.dist - front >= gap {
+                    break;
+                }
+                if (p.pos - ob.centre).length_sq() >= reach_sq {
                     continue;
                 }
                 if ob.distance(p.pos) < half_w + CORRIDOR_MARGIN {
