@@ -196,8 +196,16 @@ impl Camera {
             if Some(b.id) == exclude {
                 continue;
             }
-            let dist = ((b.centre.x - cam[0]).powi(2) + (b.centre.y - cam[1]).powi(2)).sqrt();
+            let rel = Vec2::new(b.centre.x - cam[0], b.centre.y - cam[1]);
+            let dist = rel.length();
             if dist > FAR {
+                continue;
+            }
+            // Wholly behind the camera (every corner is within the sum of
+            // the sides of the box's middle): nothing to draw.
+            let reach = b.length + b.width + b.height;
+            let mid_z = b.z0 + 0.5 * b.height - cam[2];
+            if rel.x * fwd[0] + rel.y * fwd[1] + mid_z * fwd[2] < -reach {
                 continue;
             }
             self.draw_box(&mut img, &mut depth, cam, &r, b);

@@ -785,8 +785,13 @@ impl World {
             if a.pose == *pose0 && a.lane.is_some() {
                 continue;
             }
+            let walked = a
+                .walk
+                .as_ref()
+                .and_then(|w| walkers::location(&self.map, w));
             let new = match &a.follow {
                 Some(f) => traffic::location(&self.map, f),
+                None if walked.is_some() => walked,
                 None => self.map.locate_with_hint(
                     a.pose.xy(),
                     Some(LocateHint {

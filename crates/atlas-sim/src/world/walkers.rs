@@ -171,6 +171,17 @@ pub(crate) fn advance(map: &Map, a: &mut Actor, speed: f64, dt: f64, vehicles: &
     }
 }
 
+/// The lane location of a walker on its sidewalk (not while crossing).
+pub(crate) fn location(map: &Map, w: &Walker) -> Option<crate::map::LaneLocation> {
+    if w.crossing.is_some() {
+        return None;
+    }
+    let sec = map.section_at(w.road, w.s);
+    let span = map.lane_span(w.road, sec, w.lane_id, w.s)?;
+    let lane = map.roads()[w.road].lane_sections[sec].lane(w.lane_id)?;
+    Some(map.make_location(w.road, sec, lane, w.s, span.centre(), span))
+}
+
 fn seg_distance(p: Vec2, a: Vec2, b: Vec2) -> f64 {
     let ab = b - a;
     let l2 = ab.length_sq();
