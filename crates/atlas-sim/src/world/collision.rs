@@ -50,7 +50,7 @@ impl Obb {
 
     /// Radius of the circle around the footprint.
     pub fn radius(&self) -> f64 {
-        self.half_length.hypot(self.half_width)
+        (self.half_length * self.half_length + self.half_width * self.half_width).sqrt()
     }
 
     fn project(&self, axis: Vec2) -> (f64, f64) {
@@ -84,7 +84,8 @@ impl Obb {
         let d = p - self.centre;
         let u = d.dot(self.axis).abs() - self.half_length;
         let v = d.dot(self.axis.perp()).abs() - self.half_width;
-        u.max(0.0).hypot(v.max(0.0))
+        let (u, v) = (u.max(0.0), v.max(0.0));
+        (u * u + v * v).sqrt()
     }
 }
 

@@ -4,17 +4,19 @@
 //! steps of `dt` seconds:
 //!
 //! 1. lane-following NPCs decide their acceleration (IDM car following
-//!    along their planned path, taking turns through junctions; see
-//!    [`traffic`]);
+//!    along their planned path, taking turns through junctions, stopping
+//!    for red lights and at stop signs; see [`traffic`]);
 //! 2. every actor moves: external vehicles through a kinematic bicycle fed
-//!    by CARLA-style controls, NPCs along their lanes, pedestrians straight
-//!    on;
+//!    by CARLA-style controls, NPCs along their lanes, lane-following
+//!    pedestrians along sidewalks (crossing at road ends), other
+//!    pedestrians straight on;
 //! 3. oriented-box collision detection raises events for new contacts, and
 //!    actors that drove into something are put back where they were with
 //!    speed zero (external vehicles first, so a blocked ego does not stop
 //!    the NPC it ran into);
 //! 4. lane states are updated, with lane-invasion and off-road events for
-//!    externally driven vehicles.
+//!    externally driven vehicles, and signal violations for every vehicle
+//!    (red lights; stop signs for NPCs).
 //!
 //! Everything iterates in actor-id order over `Vec`s and `BTree`s and all
 //! randomness comes from the world seed, so the same map, seed and commands
