@@ -61,6 +61,8 @@ pub struct TrainOptions {
     /// Start from this model directory's weights (same architecture)
     /// instead of a fresh initialisation.
     pub init_from: Option<PathBuf>,
+    /// Loss time weighting, see [`loss_weights`] (in [0, 2)).
+    pub horizon_decay: f64,
     /// Sampling weight of demonstrations with an obstacle within
     /// [`OBSTACLE_NEAR`] metres ahead, relative to the others: braking
     /// behind things is rare in driving data and easily ignored.
@@ -92,6 +94,7 @@ impl Default for TrainOptions {
             out: PathBuf::from("models/atlas-drive-v1"),
             log: None,
             init_from: None,
+            horizon_decay: 1.0,
             obstacle_weight: 1.0,
             progress: true,
         }
@@ -122,6 +125,9 @@ impl TrainOptions {
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return bad("the noise must be non-negative");
+        }
+        if !(self.horizon_decay.is_finite() && (0.0..2.0).contains(&self.horizon_decay)) {
+            return bad("the horizon decay must be in [0, 2)");
         }
         if !(self.obstacle_weight.is_finite() && self.obstacle_weight > 0.0) {
             return bad("the obstacle weight must be a positive number");
@@ -274,12 +280,17 @@ pub fn init_weights(varmap: &VarMap, seed: u64) -> Result<(), Error> {
 }
 
 /// Per-pose loss weights `[1, T, 3]` (mean 1): x 1, y 2, yaw 4 (per
-/// radian), the same at every time (the far poses carry the braking).
-pub fn loss_weights(cfg: &ModelConfig, device: &Device) -> Result<Tensor, Error> {
+/// radian), times a time factor falling linearly from `1 + decay / 2` for
+/// the first pose to `1 - decay / 2` for the last (`decay` 0: uniform; the
+/// far poses carry the braking, the near ones what a controller tracks).
+pub fn loss_weights(cfg: &ModelConfig, device: &Device, decay: f64) -> Result<Tensor, Error> {
     let t = cfg.horizon;
     let mut w = Vec::with_capacity(t * 3);
-    for _ in 0..t {
-        w.extend([1.0, 2.0, 4.0]);
+    for k in 0..t {
+        let time = 1.0 + decay / 2.0 - decay * k as f64 / (t.max(2) - 1) as f64;
+        for dim in [1.0, 2.0, 4.0] {
+            w.push(time * dim);
+        }
     }
     let mean = w.iter().sum::<f64>() / w.len() as f64;
     let w: Vec<f32> = w.iter().map(|v| (v / mean) as f32).collect();
@@ -423,7 +434,7 @@ pub fn fit(
             ..ParamsAdamW::default()
         },
     )?;
-    let weights = loss_weights(cfg, device)?;
+    let weights = loss_weights(cfg, device, opts.horizon_decay)?;
     let log_path = opts
         .log
         .clone()
@@ -443,7 +454,14 @@ pub fn fit(
         let lr = schedule(opts, step);
         opt.set_learning_rate(lr);
         let picks: Vec<&Demo> = (0..opts.batch_size)
-            .map(|_| train[sampler.draw(&mut rng)])
+            .map(|_| {
+                // Equal weights draw exactly as plain uniform sampling.
+                if opts.obstacle_weight == 1.0 {
+                    train[rng.below(train.len())]
+                } else {
+                    train[sampler.draw(&mut rng)]
+                }
+            })
             .collect();
         let feats: Vec<&Features> = picks.iter().map(|d| &d.features).collect();
         let batch = Batch::new(cfg, &feats, device, DType::F32)?;
@@ -613,7 +631,7 @@ mod tests {
             ..TrainOptions::default()
         };
         let device = Device::Cpu;
-        let weights = loss_weights(&cfg, &device).unwrap();
+        let weights = loss_weights(&cfg, &device, opts.horizon_decay).unwrap();
         let (varmap, report) = fit(&opts, &refs, &refs, &device).unwrap();
         let model =
             DrivingModel::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &device)).unwrap();

@@ -31,6 +31,9 @@ enum Command {
     /// Drive random held-out routes closed loop with the model (or the
     /// expert) and report route completion and infractions.
     Eval(EvalArgs),
+    /// Open-loop errors on fresh expert demonstrations, split by whether an
+    /// obstacle is close ahead (tells whether the network reads the camera).
+    OpenLoop(EvalArgs),
     /// Measure inference latency percentiles and throughput on encoded
     /// inputs from a simulator episode.
     Latency(LatencyArgs),
@@ -85,6 +88,9 @@ struct TrainArgs {
     /// Start from this model directory's weights (fine-tuning).
     #[arg(long)]
     init_from: Option<PathBuf>,
+    /// Loss weight shift from the far to the near poses (0 = uniform).
+    #[arg(long, default_value_t = 1.0)]
+    horizon_decay: f64,
     /// Sampling weight of demonstrations with an obstacle close ahead.
     #[arg(long, default_value_t = 1.0)]
     obstacle_weight: f64,
@@ -137,6 +143,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(a) => run_train(a),
         Command::Eval(a) => run_eval(a),
         Command::Latency(a) => run_latency(a),
+        Command::OpenLoop(a) => run_open_loop(a),
         Command::Info { model_dir } => {
             let device = DeviceChoice::Cpu.open()?;
             let m = atlas_model::load(&model_dir, &device)?;
@@ -180,6 +187,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         out: a.out,
         log: a.log,
         init_from: a.init_from,
+        horizon_decay: a.horizon_decay,
         obstacle_weight: a.obstacle_weight,
         progress: !a.quiet,
     };
@@ -289,6 +297,64 @@ fn run_latency(a: LatencyArgs) -> anyhow::Result<()> {
             q(0.99),
             mean,
             b as f64 * 1e3 / mean
+        );
+    }
+    Ok(())
+}
+
+fn run_open_loop(a: EvalArgs) -> anyhow::Result<()> {
+    let maps = collect::load_maps(&a.maps)?;
+    let device = a.device.open()?;
+    let loaded = atlas_model::load(&a.model_dir, &device)?;
+    let model = &loaded.model;
+    let cfg = model.config().clone();
+    let mut demos = Vec::new();
+    for i in 0..a.episodes {
+        let spec = collect::episode_spec(maps.len(), a.seed, i as u64, a.episode_steps);
+        if let Err(e) = collect::run_episode(
+            &cfg,
+            &maps,
+            &spec,
+            i as u32,
+            &Driver::Expert { noise: 0.0 },
+            Some(&mut demos),
+        ) {
+            eprintln!("episode {i} skipped: {e}");
+        }
+    }
+    // Groups: obstacle within 15 m, 15-40 m, none within 40 m.
+    let mut groups = [(0usize, 0.0f64, 0.0f64, 0.0f64); 3];
+    for chunk in demos.chunks(64) {
+        let feats: Vec<&atlas_model::Features> = chunk.iter().map(|d| &d.features).collect();
+        let preds = atlas_model::predict(model, &feats)?;
+        for (d, p) in chunk.iter().zip(preds) {
+            let g = if d.obstacle_gap < 15.0 {
+                0
+            } else if d.obstacle_gap < 40.0 {
+                1
+            } else {
+                2
+            };
+            let (Some(t), Some(q)) = (d.target.last(), p.last()) else {
+                continue;
+            };
+            let e = &mut groups[g];
+            e.0 += 1;
+            e.1 += f64::from((t[0] - q[0]).hypot(t[1] - q[1]));
+            e.2 += f64::from(t[0]);
+            e.3 += f64::from(q[0]);
+        }
+    }
+    for (name, (n, fde, tx, px)) in ["obstacle < 15 m", "obstacle 15-40 m", "clear"]
+        .iter()
+        .zip(groups)
+    {
+        let k = n.max(1) as f64;
+        println!(
+            "{name:>17}: {n:>6} samples  FDE {:.2} m  4 s travel: expert {:.1} m, model {:.1} m",
+            fde / k,
+            tx / k,
+            px / k
         );
     }
     Ok(())
