@@ -194,6 +194,38 @@ impl Cubic {
     pub fn slope(&self, ds: f64) -> f64 {
         self.b + ds * (2.0 * self.c + ds * 3.0 * self.d)
     }
+
+    /// Largest `|value|` over `ds` in `[lo, hi]` and the `ds` where it is
+    /// reached: the ends and the stationary points inside.
+    pub fn max_abs(&self, lo: f64, hi: f64) -> (f64, f64) {
+        // Overflowing coefficients count as infinitely large.
+        let mag = |x: f64| {
+            let v = self.value(x).abs();
+            if v.is_nan() { f64::INFINITY } else { v }
+        };
+        let mut best = (mag(lo), lo);
+        if hi > lo && mag(hi) > best.0 {
+            best = (mag(hi), hi);
+        }
+        let mut consider = |x: f64| {
+            if x > lo && x < hi && mag(x) > best.0 {
+                best = (mag(x), x);
+            }
+        };
+        // Roots of the slope 3d x² + 2c x + b.
+        let (qa, qb, qc) = (3.0 * self.d, 2.0 * self.c, self.b);
+        if qa != 0.0 {
+            let disc = qb * qb - 4.0 * qa * qc;
+            if disc >= 0.0 {
+                let r = disc.sqrt();
+                consider((-qb + r) / (2.0 * qa));
+                consider((-qb - r) / (2.0 * qa));
+            }
+        } else if qb != 0.0 {
+            consider(-qc / qb);
+        }
+        best
+    }
 }
 
 /// Evaluates a piecewise cubic (records sorted by `s`) at `s`: value and
@@ -258,6 +290,40 @@ pub fn gauss5<F: Fn(f64) -> [f64; 2]>(a: f64, b: f64, f: F) -> [f64; 2] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cubic_max_abs_finds_interior_extrema() {
+        // x³ - 3x: extrema ±2 at x = ∓1.
+        let c = super::Cubic {
+            s: 0.0,
+            a: 0.0,
+            b: -3.0,
+            c: 0.0,
+            d: 1.0,
+        };
+        let (m, at) = c.max_abs(-1.5, 1.5);
+        assert!((m - 2.0).abs() < 1e-12 && (at.abs() - 1.0).abs() < 1e-12);
+        // At the ends when they are larger.
+        let (m, at) = c.max_abs(0.0, 3.0);
+        assert_eq!((m, at), (18.0, 3.0));
+        let q = super::Cubic {
+            s: 0.0,
+            a: 1.0,
+            b: -4.0,
+            c: 1.0,
+            d: 0.0,
+        };
+        // 1 - 4x + x²: minimum -3 at x = 2.
+        assert_eq!(q.max_abs(0.0, 3.0), (3.0, 2.0));
+        let huge = super::Cubic {
+            s: 0.0,
+            a: 0.0,
+            b: 0.0,
+            c: 1e300,
+            d: -1e300,
+        };
+        assert!(huge.max_abs(0.0, 1e6).0.is_infinite());
+    }
+
     use super::*;
 
     #[test]

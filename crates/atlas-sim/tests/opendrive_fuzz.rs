@@ -107,3 +107,32 @@ fn seed_maps_and_their_mutations_never_panic() {
         }
     }
 }
+
+/// Inputs the fuzzer found (or that reproduce its findings): each once
+/// took minutes or gigabytes to load. Every one must now load or fail with
+/// an error quickly; the ones the reader rejects must name the element.
+#[test]
+fn fuzz_regressions_load_in_bounded_time() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 3, "{}", paths.len());
+    for p in paths {
+        let data = std::fs::read(&p).unwrap();
+        exercise(&data);
+        let xml = String::from_utf8_lossy(&data);
+        let name = p.file_name().unwrap().to_string_lossy();
+        match atlas_sim::map::Map::from_xml(&xml, &name) {
+            Ok(map) => assert!(!map.roads().is_empty()),
+            Err(e) => {
+                let text = e.to_string();
+                assert!(text.starts_with(&format!("{name}:")), "{text}");
+                assert!(e.line().is_some(), "{text}");
+            }
+        }
+    }
+}

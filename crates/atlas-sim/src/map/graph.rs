@@ -113,6 +113,32 @@ pub struct LaneGraph {
 }
 
 /// Whether the bounding boxes of two point sets come within `d`.
+/// Whether some point of `a` lies within `d` (`d2` = d²) of some point of
+/// `b`. Short lanes compare every pair; long ones hash `b` into a grid of
+/// `d`-sized cells so the cost stays linear in the number of points.
+fn any_close(a: &[NodePoint], b: &[NodePoint], d: f64, d2: f64) -> bool {
+    if a.len() * b.len() <= 4096 {
+        return a
+            .iter()
+            .any(|p| b.iter().any(|q| (p.pos - q.pos).length_sq() < d2));
+    }
+    let key = |v: Vec2| ((v.x / d).floor() as i64, (v.y / d).floor() as i64);
+    let mut cells: BTreeMap<(i64, i64), Vec<Vec2>> = BTreeMap::new();
+    for q in b {
+        cells.entry(key(q.pos)).or_default().push(q.pos);
+    }
+    a.iter().any(|p| {
+        let (cx, cy) = key(p.pos);
+        (cx - 1..=cx + 1).any(|x| {
+            (cy - 1..=cy + 1).any(|y| {
+                cells
+                    .get(&(x, y))
+                    .is_some_and(|v| v.iter().any(|q| (p.pos - *q).length_sq() < d2))
+            })
+        })
+    })
+}
+
 fn boxes_near(a: &[NodePoint], b: &[NodePoint], d: f64) -> bool {
     let bbox = |pts: &[NodePoint]| {
         pts.iter().fold(
@@ -456,9 +482,7 @@ impl LaneGraph {
                     if !boxes_near(pa, pb, CONFLICT_DISTANCE) {
                         continue;
                     }
-                    let close = pa
-                        .iter()
-                        .any(|p| pb.iter().any(|q| (p.pos - q.pos).length_sq() < d2));
+                    let close = any_close(pa, pb, CONFLICT_DISTANCE, d2);
                     if close {
                         out[a as usize].push(b);
                         out[b as usize].push(a);

@@ -75,6 +75,10 @@ pub(crate) struct SpatialIndex {
 /// Upper bound on grid cells; larger maps get coarser cells.
 const MAX_CELLS: f64 = 4_000_000.0;
 
+/// Upper bound on (cell, chunk) entries: roads so wide that their chunks
+/// each cover many cells get coarser cells rather than gigabytes of lists.
+const MAX_ITEMS: u64 = 16_000_000;
+
 impl SpatialIndex {
     pub fn build(chunks: Vec<(Chunk, Aabb)>) -> Self {
         let mut bounds = Aabb::empty();
@@ -89,15 +93,25 @@ impl SpatialIndex {
         }
         let w = bounds.max.x - bounds.min.x;
         let h = bounds.max.y - bounds.min.y;
-        let cell = 8.0f64.max((w * h / MAX_CELLS).sqrt());
-        let nx = ((w / cell).floor() as usize + 1).max(1);
-        let ny = ((h / cell).floor() as usize + 1).max(1);
+        let mut cell = 8.0f64.max((w * h / MAX_CELLS).sqrt());
+        let (nx, ny, ranges) = loop {
+            let nx = ((w / cell).floor() as usize + 1).max(1);
+            let ny = ((h / cell).floor() as usize + 1).max(1);
+            let mut total = 0u64;
+            let mut ranges = Vec::with_capacity(chunks.len());
+            for (_, b) in &chunks {
+                let (x0, y0) = Self::cell_of(bounds.min, cell, nx, ny, b.min);
+                let (x1, y1) = Self::cell_of(bounds.min, cell, nx, ny, b.max);
+                ranges.push((x0, y0, x1, y1));
+                total += ((x1 - x0 + 1) * (y1 - y0 + 1)) as u64;
+            }
+            if total <= MAX_ITEMS.max(4 * chunks.len() as u64) || (nx == 1 && ny == 1) {
+                break (nx, ny, ranges);
+            }
+            cell *= 2.0;
+        };
         let mut counts = vec![0u32; nx * ny + 1];
-        let mut ranges = Vec::with_capacity(chunks.len());
-        for (_, b) in &chunks {
-            let (x0, y0) = Self::cell_of(bounds.min, cell, nx, ny, b.min);
-            let (x1, y1) = Self::cell_of(bounds.min, cell, nx, ny, b.max);
-            ranges.push((x0, y0, x1, y1));
+        for &(x0, y0, x1, y1) in &ranges {
             for y in y0..=y1 {
                 for x in x0..=x1 {
                     counts[y * nx + x + 1] += 1;

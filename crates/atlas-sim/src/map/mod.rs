@@ -154,6 +154,15 @@ impl std::fmt::Debug for Map {
 /// Widest road network accepted, metres.
 pub const MAX_SPAN: f64 = 400_000.0;
 
+/// Most plan-view length a map may have in all (10,000 km): bounds the
+/// knot tables of curved geometry records.
+pub const MAX_TOTAL_GEOMETRY: f64 = 1.0e7;
+
+/// Most lane length (summed over every lane of every section) a map may
+/// have (20,000 km): lane centre lines are sampled every [`SAMPLE`] metres,
+/// so this bounds the lane graph's memory.
+pub const MAX_TOTAL_LANE_LENGTH: f64 = 2.0e7;
+
 /// Sample spacing along roads for the index and lane polylines, metres.
 pub(crate) const SAMPLE: f64 = 1.0;
 
@@ -249,6 +258,40 @@ impl Map {
                             format!("junction {}: {what} \"{id}\" is not a road", j.id),
                         ));
                     }
+                }
+            }
+        }
+        let mut geometry_total = 0.0;
+        let mut lane_total = 0.0;
+        for r in &odr.roads {
+            for g in &r.plan_view {
+                geometry_total += g.length;
+                if geometry_total > MAX_TOTAL_GEOMETRY {
+                    return Err(invalid(
+                        g.line,
+                        "geometry",
+                        format!(
+                            "road {}: the plan views add up to more than {:.0} km",
+                            r.id,
+                            MAX_TOTAL_GEOMETRY / 1000.0
+                        ),
+                    ));
+                }
+            }
+            for (k, ls) in r.lane_sections.iter().enumerate() {
+                let end = r.lane_sections.get(k + 1).map_or(r.length, |n| n.s);
+                let len = (end.min(r.length) - ls.s).max(0.0);
+                lane_total += len * (ls.left.len() + ls.right.len()) as f64;
+                if lane_total > MAX_TOTAL_LANE_LENGTH {
+                    return Err(invalid(
+                        ls.line,
+                        "laneSection",
+                        format!(
+                            "road {}: the lanes add up to more than {:.0} km",
+                            r.id,
+                            MAX_TOTAL_LANE_LENGTH / 1000.0
+                        ),
+                    ));
                 }
             }
         }

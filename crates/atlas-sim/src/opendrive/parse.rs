@@ -48,6 +48,13 @@ type R<T> = Result<T, MapError>;
 /// Longest road or geometry record accepted, metres (1000 km).
 pub const MAX_LENGTH: f64 = 1.0e6;
 
+/// Widest lane accepted anywhere along its section, metres.
+pub const MAX_LANE_WIDTH: f64 = 100.0;
+
+/// Largest lateral offset of the lanes from the reference line
+/// (`<laneOffset>`), metres.
+pub const MAX_LANE_OFFSET: f64 = 1000.0;
+
 fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
     node.children().filter(|n| n.is_element())
 }
@@ -288,6 +295,7 @@ impl Cx<'_, '_> {
             return Err(self.invalid(lanes, format!("road {}: no <laneSection>", road.id)));
         }
         road.lane_sections.sort_by(|a, b| a.s.total_cmp(&b.s));
+        self.check_lateral_extent(lanes, &road)?;
         if let Some(last) = road.lane_sections.last()
             && last.s > road.length + 1e-6
         {
@@ -303,6 +311,81 @@ impl Cx<'_, '_> {
             ));
         }
         Ok(road)
+    }
+
+    /// Rejects lane widths and lane offsets that grow absurdly anywhere
+    /// along the stretch they apply to (a cubic width record on a long
+    /// section easily reaches kilometres): such a road would make every
+    /// derived structure (spatial index, raster) enormous.
+    fn check_lateral_extent(&self, lanes: Node, road: &Road) -> R<()> {
+        // Records apply from their start up to the next record's start; the
+        // first one also covers everything before it.
+        fn spans<'a, 'i>(recs: &[(f64, Node<'a, 'i>)], end: f64) -> Vec<(f64, f64, Node<'a, 'i>)> {
+            recs.iter()
+                .enumerate()
+                .map(|(k, &(s, n))| {
+                    let lo = if k == 0 { 0.0f64.min(s) } else { s };
+                    let hi = recs.get(k + 1).map_or(end, |next| next.0).min(end);
+                    (lo, hi.max(lo), n)
+                })
+                .collect()
+        }
+        let mut offsets = Vec::new();
+        for n in named(lanes, "laneOffset") {
+            offsets.push((self.f64(n, "s")?, n));
+        }
+        offsets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (lo, hi, n) in spans(&offsets, road.length) {
+            let c = self.cubic(n, "s")?;
+            let (m, at) = c.max_abs(lo - c.s, hi - c.s);
+            if m > MAX_LANE_OFFSET {
+                return Err(self.invalid(
+                    n,
+                    format!(
+                        "road {}: lane offset reaches {m:.3e} m at s = {:.3}; at most {MAX_LANE_OFFSET} m is supported",
+                        road.id,
+                        c.s + at
+                    ),
+                ));
+            }
+        }
+        for ls in named(lanes, "laneSection") {
+            let start = self.f64(ls, "s")?;
+            let end = road
+                .lane_sections
+                .iter()
+                .map(|x| x.s)
+                .filter(|&x| x > start + 1e-9)
+                .fold(road.length, f64::min)
+                .max(start);
+            let len = end - start;
+            for lane in elements(ls)
+                .filter(|n| matches!(n.tag_name().name(), "left" | "right"))
+                .flat_map(|side| named(side, "lane"))
+            {
+                let mut widths = Vec::new();
+                for w in named(lane, "width") {
+                    widths.push((self.f64(w, "sOffset")?, w));
+                }
+                widths.sort_by(|a, b| a.0.total_cmp(&b.0));
+                for (lo, hi, w) in spans(&widths, len) {
+                    let c = self.cubic(w, "sOffset")?;
+                    let (m, at) = c.max_abs(lo - c.s, hi - c.s);
+                    if m > MAX_LANE_WIDTH {
+                        return Err(self.invalid(
+                            w,
+                            format!(
+                                "lane {} of road {}: width reaches {m:.3e} m at s = {:.3}; at most {MAX_LANE_WIDTH} m is supported",
+                                lane.attribute("id").unwrap_or("?"),
+                                road.id,
+                                start + c.s + at
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn road_link(&self, n: Node) -> R<RoadLink> {
@@ -752,6 +835,26 @@ mod tests {
         let bad = MINI.replace("<lane id=\"-1\"", "<lane id=\"2\"");
         let err = parse_str(&bad, "s.xodr").unwrap_err().to_string();
         assert!(err.contains("does not belong"), "{err}");
+    }
+
+    #[test]
+    fn rejects_absurd_lane_widths_and_offsets() {
+        // A cubic width that is harmless at the start of the section but
+        // reaches kilometres by its end.
+        let bad = MINI.replace("a=\"3.5\"", "a=\"3.5\" d=\"5\"");
+        let err = parse_str(&bad, "w.xodr").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("w.xodr:14: <width>"), "{text}");
+        assert!(
+            text.contains("lane -1 of road 7") && text.contains("s = 10"),
+            "{text}"
+        );
+        // The same width limited to where it applies is fine.
+        let ok = MINI.replace("a=\"3.5\"", "a=\"3.5\" d=\"0.01\"");
+        assert!(parse_str(&ok, "ok.xodr").is_ok());
+        let bad = MINI.replace("<lanes>", "<lanes><laneOffset s=\"0\" a=\"0\" c=\"50\"/>");
+        let err = parse_str(&bad, "o.xodr").unwrap_err().to_string();
+        assert!(err.starts_with("o.xodr:10: <laneOffset>"), "{err}");
     }
 
     #[test]
