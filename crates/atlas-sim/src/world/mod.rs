@@ -16,7 +16,8 @@
 //!    the NPC it ran into);
 //! 4. lane states are updated, with lane-invasion and off-road events for
 //!    externally driven vehicles, and signal violations for every vehicle
-//!    (red lights; stop signs for NPCs).
+//!    (red lights, and stop signs passed without standing first; see
+//!    [`stopsigns`]).
 //!
 //! Everything iterates in actor-id order over `Vec`s and `BTree`s and all
 //! randomness comes from the world seed, so the same map, seed and commands
@@ -24,6 +25,7 @@
 //! that can be restored by assignment.
 
 mod collision;
+mod stopsigns;
 pub(crate) mod traffic;
 mod types;
 mod walkers;
@@ -92,6 +94,9 @@ pub(crate) struct Actor {
     pub follow: Option<Follow>,
     pub walk: Option<walkers::Walker>,
     pub rng: Rng,
+    /// Distance travelled since the actor last stood, metres (for stop
+    /// signs; see [`stopsigns`]).
+    pub since_stand: f64,
 }
 
 impl Actor {
@@ -358,6 +363,7 @@ impl World {
             rng: Rng::new(self.seed ^ id.wrapping_mul(0xA24B_AED4_963E_E407)),
         };
         let obb = actor.obb();
+            since_stand: f64::INFINITY,
         if let Some(other) = self.actors.iter().find(|o| o.obb().overlaps(&obb)) {
             return Err(WorldError::invalid(
                 "placement",
@@ -782,9 +788,12 @@ impl World {
 
     fn update_lanes(&mut self, before: &[(Pose, f64, [f64; 3])]) {
         let (frame, time) = (self.frame, self.time());
-        for (i, (pose0, _, _)) in before.iter().enumerate() {
+        for (i, (pose0, speed0, _)) in before.iter().enumerate() {
             let a = &self.actors[i];
             if a.pose == *pose0 && a.lane.is_some() {
+                if a.speed < stopsigns::STAND_SPEED {
+                    self.actors[i].since_stand = 0.0;
+                }
                 continue;
             }
             let walked = a
@@ -820,32 +829,6 @@ impl World {
                         },
                     });
                 }
-                if let (Some(p), Some(n)) = (&a.lane, &new)
-                    && let (Some(pn), Some(nn)) = (p.node, n.node)
-                {
-                    let g = self.map.graph();
-                    let passed: &[u32] = if pn == nn {
-                        &[]
-                    } else if g.successors(pn).contains(&nn) {
-                        std::slice::from_ref(&pn)
-                    } else {
-                        &[u32::MAX]
-                    };
-                    if passed.first() != Some(&u32::MAX) {
-                        let mut hits = Vec::new();
-                        traffic::crossed_stops(&self.map, (pn, p.s), passed, (nn, n.s), |si| {
-                            // Stop signs need a history external drivers do
-                            // not keep; red lights are checked.
-                            if self.map.signals().state(si, time) == LightState::Red {
-                                hits.push(si);
-                            }
-                        });
-                        let id = a.id;
-                        for si in hits {
-                            self.push_violation(id, si);
-                        }
-                    }
-                }
                 let a = &self.actors[i];
                 if was_on && !is_on {
                     self.events.push(Event {
@@ -855,6 +838,7 @@ impl World {
                     });
                 }
             }
+            self.free_vehicle_violations(i, pose0, *speed0, new.as_ref());
             let a = &mut self.actors[i];
             if let Some(l) = &new
                 && a.follow.is_none()

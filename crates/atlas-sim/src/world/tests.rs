@@ -672,3 +672,79 @@ fn spawn_traffic_places_vehicles_and_sidewalk_pedestrians() {
     assert!(w.spawn_traffic(5000, 0, 1).is_err());
     assert_eq!(w.actor_count(), before);
 }
+
+/// Drives an external vehicle from `s0` (at `speed`) along road 1 of the
+/// stop-sign loop; when `brake_at` is given it brakes there to a standstill
+/// and then drives on. Returns the stop-sign violations it caused and where
+/// it stood last before the line.
+fn drive_past_stop_sign(s0: f64, speed: f64, brake_at: Option<f64>) -> (usize, Option<f64>) {
+    let map = loop_with_signal("206", false);
+    let mut w = World::new(map, 0.05, 1).unwrap();
+    let (ego, _) = w
+        .spawn(vehicle(on_lane("1", -1, s0), speed, Behavior::External))
+        .unwrap();
+    let mut stood_at = (speed < 0.1).then_some(s0);
+    let mut stopped = false;
+    let mut n = 0;
+    for _ in 0..200 {
+        let st = w.actor_state(ego).unwrap();
+        let s = st.lane.s;
+        let braking = !stopped && brake_at.is_some_and(|b| st.lane.road_id == "1" && s >= b);
+        if braking && st.speed < 0.05 {
+            stopped = true;
+        }
+        let c = if braking {
+            control(0.0, 1.0, 0.0)
+        } else {
+            control(0.5, 0.0, 0.0)
+        };
+        let snap = w.step_with(1, &[(ego, c)]).unwrap();
+        let me = snap.actors.iter().find(|a| a.id == ego).unwrap();
+        if me.lane.road_id == "1" && me.lane.s < 50.0 && me.speed < 0.1 {
+            stood_at = Some(me.lane.s);
+        }
+        for e in &snap.events {
+            if let EventKind::SignalViolation {
+                actor,
+                signal_id,
+                kind,
+            } = &e.kind
+            {
+                assert_eq!(
+                    (*actor, signal_id.as_str(), *kind),
+                    (ego, "sig1", SignalKind::Stop)
+                );
+                n += 1;
+            }
+        }
+    }
+    let end = w.actor_state(ego).unwrap();
+    assert!(
+        end.lane.road_id != "1" || end.lane.s > 55.0,
+        "the vehicle never passed the line: {:?}",
+        end.lane
+    );
+    (n, stood_at)
+}
+
+#[test]
+fn external_stop_sign_runs_are_reported() {
+    // Rolling through at speed.
+    assert_eq!(drive_past_stop_sign(30.0, 8.0, None), (1, None));
+    // Braking to a standstill just before the line, then going on.
+    let (n, stood) = drive_past_stop_sign(30.0, 8.0, Some(42.0));
+    let stood = stood.unwrap();
+    assert!((46.0..50.0).contains(&stood), "{stood}");
+    assert_eq!(n, 0);
+    // Braking earlier: it stands about 4.5 m before the line, too far.
+    let (n, stood) = drive_past_stop_sign(30.0, 8.0, Some(40.0));
+    let stood = stood.unwrap();
+    assert!((44.0..45.9).contains(&stood), "{stood}");
+    assert_eq!(n, 1);
+    // Starting from rest right before the line.
+    let (n, stood) = drive_past_stop_sign(47.0, 0.0, None);
+    assert!(n == 0 && stood.is_some_and(|s| (47.0..47.1).contains(&s)));
+    // Having stood, but too far back (10 m before the line).
+    let (n, stood) = drive_past_stop_sign(40.0, 0.0, None);
+    assert!(n == 1 && stood.is_some_and(|s| (40.0..40.1).contains(&s)));
+}

@@ -219,8 +219,7 @@ pub enum EventKind {
     /// An externally driven vehicle left the drivable lanes.
     OffRoad { actor: ActorId },
     /// A vehicle passed the stop line of a red light, or of a stop sign
-    /// without stopping (stop signs are checked for lane-following
-    /// vehicles).
+    /// without having stood (below 0.1 m/s) within 4 m before it.
     SignalViolation {
         actor: ActorId,
         signal_id: String,
