@@ -25,6 +25,7 @@
 //! that can be restored by assignment.
 
 mod collision;
+mod lanechange;
 mod stopsigns;
 pub(crate) mod traffic;
 mod types;
@@ -74,6 +75,8 @@ pub(crate) struct Follow {
     pub target_speed: f64,
     /// The stop sign this NPC has stood at and may now pass.
     pub served_stop: Option<u32>,
+    /// The current (or last) lane change.
+    pub lane_change: Option<lanechange::LaneChange>,
 }
 
 #[derive(Clone, Debug)]
@@ -326,6 +329,7 @@ impl World {
                 served_stop: None,
             });
         }
+                lane_change: None,
         let mut walk = None;
         if spec.kind == ActorKind::Pedestrian
             && matches!(spec.behavior, Behavior::LaneFollow { .. })

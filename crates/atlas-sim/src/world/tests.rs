@@ -748,3 +748,133 @@ fn external_stop_sign_runs_are_reported() {
     let (n, stood) = drive_past_stop_sign(40.0, 0.0, None);
     assert!(n == 1 && stood.is_some_and(|s| (40.0..40.1).contains(&s)));
 }
+
+#[test]
+fn a_fast_npc_changes_lanes_to_pass_a_slow_one() {
+    let map = load("alks/alks_road_straight.xodr");
+    let mut w = World::new(map.clone(), 0.05, 5).unwrap();
+    let (slow, _) = w
+        .spawn(vehicle(
+            on_lane("0", -4, 200.0),
+            8.0,
+            Behavior::LaneFollow { target_speed: 8.0 },
+        ))
+        .unwrap();
+    let (fast, _) = w
+        .spawn(vehicle(
+            on_lane("0", -4, 120.0),
+            20.0,
+            Behavior::LaneFollow { target_speed: 20.0 },
+        ))
+        .unwrap();
+    // A third car in lane -5 a little ahead, so only one side is open at
+    // first and the change must respect it.
+    let (other, _) = w
+        .spawn(vehicle(
+            on_lane("0", -5, 150.0),
+            12.0,
+            Behavior::LaneFollow { target_speed: 12.0 },
+        ))
+        .unwrap();
+    let lane_of = |snap: &Snapshot, id| {
+        let a = snap.actors.iter().find(|a| a.id == id).unwrap();
+        (a.lane.lane_id, a.lane.s, a.lane.offset, a.pose)
+    };
+    let mut prev = lane_of(&w.snapshot(), fast);
+    let mut lanes_seen = std::collections::BTreeSet::from([prev.0]);
+    let mut max_lateral_step: f64 = 0.0;
+    let mut max_yaw: f64 = 0.0;
+    for _ in 0..1200 {
+        let snap = w.step_with(1, &[]).unwrap();
+        assert!(
+            !snap
+                .events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Collision { .. })),
+            "{:?}",
+            snap.events
+        );
+        // No two boxes overlap at any step.
+        let boxes: Vec<_> = [slow, fast, other]
+            .iter()
+            .map(|&id| w.actors[w.index_of(id).unwrap()].obb())
+            .collect();
+        for a in 0..3 {
+            for b in a + 1..3 {
+                assert!(!boxes[a].overlaps(&boxes[b]));
+            }
+        }
+        let now = lane_of(&snap, fast);
+        lanes_seen.insert(now.0);
+        // The world position moves smoothly sideways: the lateral step is
+        // small even when the lane id switches.
+        let lateral = (now.3.xy() - prev.3.xy()).dot(Vec2::from_angle(prev.3.yaw).perp());
+        max_lateral_step = max_lateral_step.max(lateral.abs());
+        // The road runs along +x.
+        max_yaw = max_yaw.max(now.3.yaw.abs());
+        prev = now;
+    }
+    let snap = w.snapshot();
+    let (_, s_fast, _, _) = lane_of(&snap, fast);
+    let (_, s_slow, _, _) = lane_of(&snap, slow);
+    assert!(lanes_seen.len() >= 2, "never changed lanes: {lanes_seen:?}");
+    assert!(s_fast > s_slow + 20.0, "did not pass: {s_fast} vs {s_slow}");
+    // 3.5 m over 4 s: at most ~0.07 m per 50 ms step sideways.
+    assert!(max_lateral_step < 0.1, "{max_lateral_step}");
+    assert!(max_yaw < 0.15, "{max_yaw}");
+    // The slow car kept its lane.
+    assert_eq!(lane_of(&snap, slow).0, -4);
+}
+
+#[test]
+fn mixed_speed_traffic_on_a_three_lane_road_changes_lanes_without_collisions() {
+    let map = load("alks/alks_road_right_radius_250m.xodr");
+    let mut w = World::new(map.clone(), 0.05, 11).unwrap();
+    let mut rng = Rng::new(42);
+    let mut ids = Vec::new();
+    for k in 0..24 {
+        let lane = [-3, -4, -5, 3, 4, 5][k % 6];
+        let s = 100.0 + 45.0 * (k / 6) as f64 + rng.below(10) as f64;
+        let v = 8.0 + rng.below(18) as f64;
+        let (id, _) = w
+            .spawn(vehicle(
+                on_lane("0", lane, s),
+                v,
+                Behavior::LaneFollow { target_speed: v },
+            ))
+            .unwrap();
+        ids.push(id);
+    }
+    let lane_ids = |w: &World| -> Vec<i32> {
+        ids.iter()
+            .map(|&id| w.actor_state(id).unwrap().lane.lane_id)
+            .collect()
+    };
+    let mut last = lane_ids(&w);
+    let mut changes = 0;
+    for _ in 0..20 * 120 {
+        let snap = w.step_with(1, &[]).unwrap();
+        assert!(
+            !snap
+                .events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Collision { .. })),
+            "{:?}",
+            snap.events
+        );
+        let now = lane_ids(&w);
+        for (a, b) in last.iter().zip(&now) {
+            if a != b {
+                changes += 1;
+                // Only between lanes of the same direction.
+                assert_eq!(a.signum(), b.signum());
+            }
+        }
+        last = now;
+        for &id in &ids {
+            let st = w.actor_state(id).unwrap();
+            assert!(st.lane.on_road, "{st:?}");
+        }
+    }
+    assert!(changes >= 3, "{changes}");
+}

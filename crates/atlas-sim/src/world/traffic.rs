@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use super::lanechange::{self, Situation};
 use super::{Actor, ActorId, ActorKind, Follow, MAX_BRAKE, World};
 use crate::map::signals::{LightState, SignalKind};
 use crate::map::{LaneLocation, Map};
@@ -59,6 +60,15 @@ pub(crate) fn restore(f: &mut Follow, node: u32, s: f64) {
         f.plan.push_front(f.node);
         f.node = prev;
     }
+    // A lane change started this step is undone with the move.
+    if let Some((old, offset)) = f.lane_change.as_ref().and_then(|lc| lc.undo)
+        && old == node
+        && f.node != node
+    {
+        f.offset = offset;
+        f.lane_change = None;
+        f.plan.clear();
+    }
     f.node = node;
     f.s = s;
 }
@@ -87,11 +97,18 @@ struct PathPoint {
     heading: f64,
 }
 
-/// Lane-centre points ahead of the actor along its plan, up to `horizon`.
-fn path(map: &Map, f: &Follow, start: &Pose, horizon: f64, out: &mut Vec<PathPoint>) {
+/// Lane-centre points ahead of the actor along its plan, up to `horizon`;
+/// during a lane change the points of the current lane carry the lateral
+/// offset the car will still have when it gets there at speed `v`.
+fn path(map: &Map, f: &Follow, start: &Pose, v: f64, horizon: f64, out: &mut Vec<PathPoint>) {
     out.clear();
     let g = map.graph();
     let node = g.node(f.node);
+    let shift = f
+        .lane_change
+        .as_ref()
+        .filter(|lc| lc.active())
+        .map(|lc| (lc.clone(), if node.forward { 1.0 } else { -1.0 }));
     let mut last = start.xy();
     let mut dist = 0.0;
     out.push(PathPoint {
@@ -119,7 +136,12 @@ fn path(map: &Map, f: &Follow, start: &Pose, horizon: f64, out: &mut Vec<PathPoi
         Box::new(node.points.iter().rev().filter(|p| p.s < f.s))
     };
     for p in ahead {
-        if !push(p, out) {
+        let mut p = *p;
+        if let Some((lc, sign)) = &shift {
+            let t = lc.elapsed + (p.pos - start.xy()).length() / v.max(1.0);
+            p.pos = p.pos + Vec2::from_angle(p.heading).perp() * (sign * lc.offset_at(t));
+        }
+        if !push(&p, out) {
             return;
         }
     }
@@ -185,6 +207,9 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
         let Some(mut f) = w.actors[i].follow.take() else {
             continue;
         };
+        if let Some(lc) = f.lane_change.as_mut() {
+            lc.undo = None;
+        }
         let mut rng = w.actors[i].rng.clone();
         let me = &w.actors[i];
         let v = me.speed;
@@ -198,7 +223,7 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
         };
         let horizon = (front + 10.0 + 3.0 * v + v * v / (2.0 * IDM_DECEL)).clamp(25.0, 120.0);
         extend_plan(&map, &mut f, &mut rng, horizon + 20.0);
-        path(&map, &f, &me.pose, horizon, &mut buf);
+        path(&map, &f, &me.pose, v, horizon, &mut buf);
 
         // Bends ahead: slow down in time for them.
         let mut v_des = v0;
@@ -254,9 +279,26 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
             }
         }
 
+        let (vehicle_gap, vehicle_lead_v) = (gap, lead_v);
+
         // Signals: stop for red, for yellow while there is room to, and
         // at stop signs until the car has stood at the line.
         let stop_dist = signal_stop(&map, &mut f, v, front, horizon, w.time());
+
+        // Lane changes, away from signals and junctions.
+        if stop_dist.is_infinite() {
+            let sit = Situation {
+                map: &map,
+                actors: &w.actors,
+                me: i,
+                idm: &idm,
+                v_des,
+                acc_here: idm(v, v_des, vehicle_gap, v - vehicle_lead_v),
+            };
+            if lanechange::consider(&sit, &mut f) {
+                extend_plan(&map, &mut f, &mut rng, horizon + 20.0);
+            }
+        }
         if stop_dist.is_finite() {
             let d = (stop_dist - front).max(0.0);
             if d < gap {
@@ -465,8 +507,10 @@ pub(crate) fn advance(map: &Map, a: &mut Actor, acc: f64, dt: f64) {
     }
     a.speed = v1;
     let node = g.node(f.node);
+    let yaw_lc = lanechange::progress(f, dt, v1, node.forward);
     if let Some(p) = map.lane_point(node.road, node.section, node.lane_id, f.s, f.offset) {
         a.pose = p;
+        a.pose.yaw = wrap_angle(p.yaw + yaw_lc);
     }
     // Keep junction lanes until the whole car has left them.
     let cur = f.node;
