@@ -136,5 +136,16 @@ fn camera(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, step, locate, camera);
+fn load(c: &mut Criterion) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../maps/Town01.xodr");
+    let xml = std::fs::read_to_string(&path).expect("Town01 is in the repository");
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    group.bench_function("town01 load (parse + index + lane graph)", |b| {
+        b.iter(|| black_box(Map::from_xml(&xml, "Town01").expect("loads")))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, step, locate, camera, load);
 criterion_main!(benches);

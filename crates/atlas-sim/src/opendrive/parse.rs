@@ -34,12 +34,23 @@ pub fn parse_str(xml: &str, file: &str) -> Result<OpenDrive, MapError> {
             message: e.to_string(),
         }
     })?;
-    let cx = Cx { file, doc: &doc };
+    // Byte offset of every line start, for line numbers in O(log n) (the
+    // document's own lookup scans from the start each time, which made
+    // loading quadratic in the file size).
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(xml.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let cx = Cx {
+        file,
+        line_starts,
+        doc: &doc,
+    };
     cx.document()
 }
 
 struct Cx<'a, 'input> {
     file: &'a str,
+    line_starts: Vec<usize>,
     doc: &'a Document<'input>,
 }
 
@@ -69,7 +80,8 @@ fn first<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> Option<Node<'a, 'i>>
 
 impl Cx<'_, '_> {
     fn line(&self, node: Node) -> u32 {
-        self.doc.text_pos_at(node.range().start).row
+        let at = node.range().start;
+        self.line_starts.partition_point(|&start| start <= at) as u32
     }
 
     fn invalid(&self, node: Node, message: impl Into<String>) -> MapError {
