@@ -121,6 +121,17 @@ impl Pose {
 
 /// Wraps an angle to (-π, π].
 pub fn wrap_angle(a: f64) -> f64 {
+    // Most angles are differences of two wrapped angles: one add or
+    // subtract brings them back, without a division.
+    if (-PI..=PI).contains(&a) {
+        return a;
+    }
+    if (-3.0 * PI..=3.0 * PI).contains(&a) {
+        let r = if a > 0.0 { a - 2.0 * PI } else { a + 2.0 * PI };
+        if (-PI..=PI).contains(&r) {
+            return r;
+        }
+    }
     let mut r = a.rem_euclid(2.0 * PI);
     if r > PI {
         r -= 2.0 * PI;

@@ -79,6 +79,9 @@ const MAX_CELLS: f64 = 4_000_000.0;
 /// each cover many cells get coarser cells rather than gigabytes of lists.
 const MAX_ITEMS: u64 = 16_000_000;
 
+/// Upper bound on cells along one side of the grid.
+const MAX_SIDE: f64 = 8192.0;
+
 impl SpatialIndex {
     pub fn build(chunks: Vec<(Chunk, Aabb)>) -> Self {
         let mut bounds = Aabb::empty();
@@ -93,7 +96,12 @@ impl SpatialIndex {
         }
         let w = bounds.max.x - bounds.min.x;
         let h = bounds.max.y - bounds.min.y;
-        let mut cell = 8.0f64.max((w * h / MAX_CELLS).sqrt());
+        // At most MAX_SIDE cells along either side, whatever the aspect
+        // ratio (a long thin map would otherwise ask for a huge row).
+        let mut cell = 8.0f64
+            .max((w * h / MAX_CELLS).sqrt())
+            .max(w / MAX_SIDE)
+            .max(h / MAX_SIDE);
         let (nx, ny, ranges) = loop {
             let nx = ((w / cell).floor() as usize + 1).max(1);
             let ny = ((h / cell).floor() as usize + 1).max(1);
@@ -103,7 +111,8 @@ impl SpatialIndex {
                 let (x0, y0) = Self::cell_of(bounds.min, cell, nx, ny, b.min);
                 let (x1, y1) = Self::cell_of(bounds.min, cell, nx, ny, b.max);
                 ranges.push((x0, y0, x1, y1));
-                total += ((x1 - x0 + 1) * (y1 - y0 + 1)) as u64;
+                total +=
+                    ((x1 + 1).saturating_sub(x0) as u64) * ((y1 + 1).saturating_sub(y0) as u64);
             }
             if total <= MAX_ITEMS.max(4 * chunks.len() as u64) || (nx == 1 && ny == 1) {
                 break (nx, ny, ranges);

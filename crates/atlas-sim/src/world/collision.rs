@@ -65,6 +65,12 @@ impl Obb {
         if self.z1 <= o.z0 || o.z1 <= self.z0 {
             return false;
         }
+        // Far apart along x or y: no square roots needed.
+        let reach = self.half_length + self.half_width + o.half_length + o.half_width;
+        let d = self.centre - o.centre;
+        if d.x.abs() >= reach || d.y.abs() >= reach {
+            return false;
+        }
         let rr = self.radius() + o.radius();
         if (self.centre - o.centre).length_sq() >= rr * rr {
             return false;

@@ -130,10 +130,14 @@ fn path(map: &Map, f: &Follow, start: &Pose, v: f64, horizon: f64, out: &mut Vec
         });
         dist <= horizon
     };
+    // Points are in increasing s: the ones ahead are a suffix (forward
+    // lanes) or a prefix (backward lanes), found by bisection.
     let ahead: Box<dyn Iterator<Item = &crate::map::graph::NodePoint>> = if node.forward {
-        Box::new(node.points.iter().filter(|p| p.s > f.s))
+        let k = node.points.partition_point(|p| p.s <= f.s);
+        Box::new(node.points[k..].iter())
     } else {
-        Box::new(node.points.iter().rev().filter(|p| p.s < f.s))
+        let k = node.points.partition_point(|p| p.s < f.s);
+        Box::new(node.points[..k].iter().rev())
     };
     for p in ahead {
         let mut p = *p;
