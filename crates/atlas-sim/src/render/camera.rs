@@ -9,7 +9,7 @@
 //! plane, Lambert-shaded) against the same depth buffer. The actor carrying
 //! the camera is not drawn.
 
-use super::raster::Ground;
+use super::raster::{Ground, TileCache};
 use super::{BoxShape, Image};
 use crate::error::WorldError;
 use crate::map::Map;
@@ -164,12 +164,55 @@ impl Camera {
         let (fwd, left, up) = (col(0), col(1), col(2));
         let ground = rig.z;
         let raster = map.raster();
+        let haze_k = haze_table();
+        let inv_fx = 1.0 / self.fx;
+        let sky_c = sky_table();
+        let hazed = hazed_ground_table();
+        let mut row = vec![0u8; w];
         for v in 0..h {
+            let mut cache = TileCache::default();
             let y = (v as f64 + 0.5 - self.cy) / self.fy;
             // Ray = fwd − x·left − y·up; hoist the row's part.
             let base = [fwd[0] - y * up[0], fwd[1] - y * up[1], fwd[2] - y * up[2]];
+            let x0 = (0.5 - self.cx) * inv_fx;
+            if left[2] == 0.0 {
+                // No roll: every ray of the row falls at the same rate, so
+                // the row meets the ground at one distance `t` and its hits
+                // are evenly spaced along a line.
+                let dz = base[2];
+                let t = if dz < -1e-9 {
+                    (ground - cam[2]) / dz
+                } else {
+                    f64::INFINITY
+                };
+                let ground_row = t < FAR;
+                if ground_row {
+                    let start = Vec2::new(
+                        cam[0] + t * (base[0] - x0 * left[0]),
+                        cam[1] + t * (base[1] - x0 * left[1]),
+                    );
+                    let step = Vec2::new(-t * inv_fx * left[0], -t * inv_fx * left[1]);
+                    raster.sample_row(map, start, step, &mut row);
+                    depth[v * w..(v + 1) * w].fill(t as f32);
+                }
+                for u in 0..w {
+                    let x = x0 + u as f64 * inv_fx;
+                    let (dx, dy) = (base[0] - x * left[0], base[1] - x * left[1]);
+                    let len = (dx * dx + dy * dy + dz * dz).sqrt();
+                    let colour = if ground_row {
+                        let class = if row[u] < 8 { row[u] as usize } else { 0 };
+                        hazed[class][haze_index(t * len)]
+                    } else if dz < -1e-9 {
+                        HAZE
+                    } else {
+                        sky_fast(dz / len, sky_c)
+                    };
+                    img.put(u, v, colour);
+                }
+                continue;
+            }
             for u in 0..w {
-                let x = (u as f64 + 0.5 - self.cx) / self.fx;
+                let x = (u as f64 + 0.5 - self.cx) * inv_fx;
                 let d = [
                     base[0] - x * left[0],
                     base[1] - x * left[1],
@@ -180,9 +223,9 @@ impl Camera {
                     let t = (ground - cam[2]) / d[2];
                     if t < FAR {
                         let hit = Vec2::new(cam[0] + t * d[0], cam[1] + t * d[1]);
-                        let g = Ground::from_u8(raster.raw_at(map, hit));
+                        let g = Ground::from_u8(raster.raw_at_cached(map, hit, &mut cache));
                         depth[v * w + u] = t as f32;
-                        haze(ground_colour(g), t * len)
+                        haze_fast(ground_colour(g), t * len, haze_k)
                     } else {
                         HAZE
                     }
@@ -380,9 +423,71 @@ fn sky(elevation: f64) -> [u8; 3] {
     [mix(HAZE[0], 84), mix(HAZE[1], 136), mix(HAZE[2], 208)]
 }
 
+/// The exact haze blend (the renderer uses [`haze_fast`]).
+#[cfg(test)]
 fn haze(c: [u8; 3], dist: f64) -> [u8; 3] {
     let k = 0.75 * (1.0 - (-dist / 300.0).exp());
     let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * k) as u8;
+    [mix(c[0], HAZE[0]), mix(c[1], HAZE[1]), mix(c[2], HAZE[2])]
+}
+
+/// Sky colours by elevation (`sky` at 256 steps of its blend weight).
+fn sky_table() -> &'static [[u8; 3]; 256] {
+    static TABLE: std::sync::OnceLock<[[u8; 3]; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|i| sky(i as f64 / (255.0 * 2.5))))
+}
+
+/// [`sky`] from the table.
+#[inline]
+fn sky_fast(elevation: f64, table: &[[u8; 3]; 256]) -> [u8; 3] {
+    let k = (elevation * 2.5).clamp(0.0, 1.0);
+    table[(k * 255.0 + 0.5) as usize]
+}
+
+/// Metres per entry of [`haze_table`].
+const HAZE_STEP: f64 = 2.0;
+
+/// Haze weights (out of 256) by distance in [`HAZE_STEP`] steps, for the
+/// per-pixel ground colour without an exponential per pixel.
+fn haze_table() -> &'static [u16; 1024] {
+    static TABLE: std::sync::OnceLock<[u16; 1024]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            let dist = (i as f64 + 0.5) * HAZE_STEP;
+            (256.0 * 0.75 * (1.0 - (-dist / 300.0).exp())).round() as u16
+        })
+    })
+}
+
+/// Entry of [`haze_table`] for a distance.
+#[inline]
+fn haze_index(dist: f64) -> usize {
+    ((dist * (1.0 / HAZE_STEP)) as usize).min(1023)
+}
+
+/// Every ground class's colour at every haze step: [class][haze index].
+fn hazed_ground_table() -> &'static [[[u8; 3]; 1024]; 8] {
+    static TABLE: std::sync::OnceLock<Box<[[[u8; 3]; 1024]; 8]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let haze_k = haze_table();
+        Box::new(std::array::from_fn(|class| {
+            let c = ground_colour(Ground::from_u8(class as u8));
+            std::array::from_fn(|i| haze_weighted(c, haze_k[i]))
+        }))
+    })
+}
+
+/// [`haze`] from the table: within one 8-bit level of it.
+#[inline]
+fn haze_fast(c: [u8; 3], dist: f64, table: &[u16; 1024]) -> [u8; 3] {
+    haze_weighted(c, table[haze_index(dist)])
+}
+
+/// Blends `c` towards the haze colour by `k`/256.
+#[inline]
+fn haze_weighted(c: [u8; 3], k: u16) -> [u8; 3] {
+    let k = k as i32;
+    let mix = |a: u8, b: u8| (a as i32 + (((b as i32 - a as i32) * k) >> 8)) as u8;
     [mix(c[0], HAZE[0]), mix(c[1], HAZE[1]), mix(c[2], HAZE[2])]
 }
 
@@ -440,6 +545,23 @@ mod tests {
                 z: 1.5,
                 ..Pose::default()
             },
+        }
+    }
+
+    #[test]
+    fn table_haze_matches_the_exact_blend() {
+        let table = haze_table();
+        for c in [[92u8, 112, 68], [236, 236, 236], [72, 72, 76], [0, 0, 0]] {
+            for k in 0..3000 {
+                let dist = k as f64 * 0.37;
+                let (a, b) = (haze(c, dist), haze_fast(c, dist, table));
+                for ch in 0..3 {
+                    assert!(
+                        (a[ch] as i32 - b[ch] as i32).abs() <= 2,
+                        "{c:?} at {dist}: {a:?} vs {b:?}"
+                    );
+                }
+            }
         }
     }
 

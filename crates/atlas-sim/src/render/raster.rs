@@ -70,6 +70,21 @@ impl Ground {
     }
 }
 
+/// The last tile a run of [`GroundRaster::raw_at_cached`] lookups used.
+pub(crate) struct TileCache<'a> {
+    key: (usize, usize),
+    tile: Option<&'a [u8]>,
+}
+
+impl Default for TileCache<'_> {
+    fn default() -> Self {
+        Self {
+            key: (usize::MAX, usize::MAX),
+            tile: None,
+        }
+    }
+}
+
 /// Tiles per side of a block; only blocks that roads touch are allocated.
 const BLOCK: usize = 64;
 
@@ -153,6 +168,76 @@ impl GroundRaster {
         match self.tile(map, tx, ty) {
             Some(t) => t[(cy % TILE) * TILE + cx % TILE],
             None => 0,
+        }
+    }
+
+    /// As [`GroundRaster::raw_at`], remembering the last tile used in
+    /// `cache` so runs of nearby lookups (an image row) skip the tile
+    /// search.
+    #[inline]
+    pub(crate) fn raw_at_cached<'a>(&'a self, map: &Map, p: Vec2, cache: &mut TileCache<'a>) -> u8 {
+        let fx = (p.x - self.origin.x) * (1.0 / RESOLUTION);
+        let fy = (p.y - self.origin.y) * (1.0 / RESOLUTION);
+        if !(fx >= 0.0 && fy >= 0.0) {
+            return 0;
+        }
+        let (cx, cy) = (fx as usize, fy as usize);
+        let (tx, ty) = (cx / TILE, cy / TILE);
+        if tx >= self.tiles_x || ty >= self.tiles_y {
+            return 0;
+        }
+        if cache.key != (tx, ty) {
+            cache.key = (tx, ty);
+            cache.tile = self.tile(map, tx, ty);
+        }
+        match cache.tile {
+            Some(t) => t[(cy % TILE) * TILE + cx % TILE],
+            None => 0,
+        }
+    }
+
+    /// Class bytes at `start + i·step` for every `i` of `out`: one image
+    /// row of a level camera, whose ground hits are evenly spaced. Steps in
+    /// 48.16 fixed point, so a pixel costs integer adds and one table read.
+    pub(crate) fn sample_row(&self, map: &Map, start: Vec2, step: Vec2, out: &mut [u8]) {
+        const ONE: f64 = 65536.0;
+        let scale = ONE / RESOLUTION;
+        let fx0 = (start.x - self.origin.x) * scale;
+        let fy0 = (start.y - self.origin.y) * scale;
+        let (dfx, dfy) = (step.x * scale, step.y * scale);
+        let n = out.len() as f64;
+        let ok = |a: f64, d: f64| a.abs() < 1e15 && (a + d * n).abs() < 1e15;
+        if !(ok(fx0, dfx) && ok(fy0, dfy)) {
+            // Far off the map (or not finite): the plain lookup.
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = self.raw_at(map, start + step * i as f64);
+            }
+            return;
+        }
+        let (mut fx, mut fy) = (fx0 as i64, fy0 as i64);
+        let (dx, dy) = (dfx as i64, dfy as i64);
+        let mut cache = TileCache::default();
+        for o in out.iter_mut() {
+            *o = if fx < 0 || fy < 0 {
+                0
+            } else {
+                let (cx, cy) = ((fx >> 16) as usize, (fy >> 16) as usize);
+                let (tx, ty) = (cx / TILE, cy / TILE);
+                if tx >= self.tiles_x || ty >= self.tiles_y {
+                    0
+                } else {
+                    if cache.key != (tx, ty) {
+                        cache.key = (tx, ty);
+                        cache.tile = self.tile(map, tx, ty);
+                    }
+                    match cache.tile {
+                        Some(t) => t[(cy % TILE) * TILE + cx % TILE],
+                        None => 0,
+                    }
+                }
+            };
+            fx += dx;
+            fy += dy;
         }
     }
 
