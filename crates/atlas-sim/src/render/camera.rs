@@ -195,12 +195,12 @@ impl Camera {
                     raster.sample_row(map, start, step, &mut row);
                     depth[v * w..(v + 1) * w].fill(t as f32);
                 }
-                for u in 0..w {
+                for (u, &cls) in row.iter().enumerate() {
                     let x = x0 + u as f64 * inv_fx;
                     let (dx, dy) = (base[0] - x * left[0], base[1] - x * left[1]);
                     let len = (dx * dx + dy * dy + dz * dz).sqrt();
                     let colour = if ground_row {
-                        let class = if row[u] < 8 { row[u] as usize } else { 0 };
+                        let class = if cls < 8 { cls as usize } else { 0 };
                         hazed[class][haze_index(t * len)]
                     } else if dz < -1e-9 {
                         HAZE
