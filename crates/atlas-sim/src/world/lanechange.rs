@@ -34,6 +34,8 @@ pub const THRESHOLD: f64 = 0.3;
 pub const POLITENESS: f64 = 0.3;
 /// Hardest braking (m/s²) a change may impose on anyone.
 pub const SAFE_DECEL: f64 = 3.0;
+/// Lane length (m) a route-driven lane change needs ahead of the junction.
+pub const ROUTE_CHANGE_ROOM: f64 = 80.0;
 /// Slowest speed at which NPCs change lanes, m/s.
 const MIN_SPEED: f64 = 3.0;
 /// How far around NPCs look for neighbours in the other lane, metres.
@@ -88,16 +90,20 @@ pub(crate) struct Situation<'a> {
 }
 
 /// Whether actor `a` is in lane `lane_id` of `road` (or moving out of it).
-fn in_lane(a: &Actor, road: usize, lane_id: i32) -> bool {
-    let Some(l) = &a.lane else { return false };
-    if l.road != road {
-        return false;
+/// Lane followers count by their lane node, which already reflects a lane
+/// change they decided earlier in this step.
+fn in_lane(map: &Map, a: &Actor, road: usize, lane_id: i32) -> bool {
+    if let Some(f) = &a.follow {
+        let n = map.graph().node(f.node);
+        return n.road == road
+            && (n.lane_id == lane_id
+                || f.lane_change
+                    .as_ref()
+                    .is_some_and(|lc| lc.active() && lc.from_lane == lane_id));
     }
-    l.lane_id == lane_id
-        || a.follow
-            .as_ref()
-            .and_then(|f| f.lane_change.as_ref())
-            .is_some_and(|lc| lc.active() && lc.from_lane == lane_id)
+    a.lane
+        .as_ref()
+        .is_some_and(|l| l.road == road && l.lane_id == lane_id)
 }
 
 /// The desired speed of another actor, for its IDM.
@@ -133,11 +139,51 @@ pub(crate) fn consider(sit: &Situation, f: &mut Follow) -> bool {
     if node.remaining(f.s) < v * DURATION + 10.0 {
         return false;
     }
+    let mut best: Option<(f64, u32)> = None;
+    for &target in g.neighbours(f.node) {
+        if let Some(gain) = evaluate(sit, node.road, target)
+            && gain > THRESHOLD
+            && best.is_none_or(|(b, _)| gain > b)
+        {
+            best = Some((gain, target));
+        }
+    }
+    let Some((_, target)) = best else {
+        return false;
+    };
+    switch(map, f, target, false)
+}
+
+/// A lane change the route needs, into `target` (the head of the plan):
+/// made now if it is safe and the lane goes on long enough for the move,
+/// whatever the incentive. Returns whether it was made.
+pub(crate) fn mandatory(sit: &Situation, f: &mut Follow, target: u32) -> bool {
+    let g = sit.map.graph();
+    let me = &sit.actors[sit.me];
+    let node = g.node(f.node);
+    if f.lane_change.as_ref().is_some_and(|lc| lc.active()) || !f.reserved.is_empty() {
+        return false;
+    }
+    if node.junction.is_some() || node.remaining(f.s) < me.speed * DURATION + 10.0 {
+        return false;
+    }
+    if evaluate(sit, node.road, target).is_none() {
+        return false;
+    }
+    f.plan.pop_front();
+    switch(sit.map, f, target, true)
+}
+
+/// The MOBIL gain of moving into lane node `target` of `road`, or `None`
+/// when the move is unsafe.
+fn evaluate(sit: &Situation, road: usize, target: u32) -> Option<f64> {
+    let g = sit.map.graph();
+    let me = &sit.actors[sit.me];
+    let v = me.speed;
     let fwd = Vec2::from_angle(me.pose.yaw);
     let my_box = me.obb();
     let my_len = me.dims.length;
-    let mut best: Option<(f64, u32)> = None;
-    for &target in g.neighbours(f.node) {
+    {
         let lane_id = g.node(target).lane_id;
         // Nearest leader and follower in the target lane.
         let mut lead: Option<(f64, f64)> = None; // (gap, speed)
@@ -149,7 +195,7 @@ pub(crate) fn consider(sit: &Situation, f: &mut Follow) -> bool {
             }
             let ob = other.obb();
             let rel = ob.centre - my_box.centre;
-            if rel.length() > RANGE || !in_lane(other, node.road, lane_id) {
+            if rel.length() > RANGE || !in_lane(sit.map, other, road, lane_id) {
                 continue;
             }
             let along = rel.dot(fwd);
@@ -172,31 +218,31 @@ pub(crate) fn consider(sit: &Situation, f: &mut Follow) -> bool {
             }
         }
         if blocked {
-            continue;
+            return None;
         }
         let idm = sit.idm;
         let acc_there = match lead {
             Some((gap, lv)) => {
                 if gap < 2.0 {
-                    continue;
+                    return None;
                 }
                 idm(v, sit.v_des, gap, v - lv)
             }
             None => idm(v, sit.v_des, f64::INFINITY, 0.0),
         };
         if acc_there < -SAFE_DECEL {
-            continue;
+            return None;
         }
         // The new follower: its acceleration behind us, and behind the new
         // leader as it is now.
         let mut follower_loss = 0.0;
         if let Some((gap, fv, fv0)) = follow {
             if gap < 2.0 {
-                continue;
+                return None;
             }
             let behind_me = idm(fv, fv0, gap, fv - v);
             if behind_me < -SAFE_DECEL {
-                continue;
+                return None;
             }
             let before = match lead {
                 Some((lgap, lv)) => idm(fv, fv0, gap + my_len + lgap, fv - lv),
@@ -204,20 +250,13 @@ pub(crate) fn consider(sit: &Situation, f: &mut Follow) -> bool {
             };
             follower_loss = (before - behind_me).max(0.0);
         }
-        let gain = acc_there - sit.acc_here - POLITENESS * follower_loss;
-        if gain > THRESHOLD && best.is_none_or(|(b, _)| gain > b) {
-            best = Some((gain, target));
-        }
+        Some(acc_there - sit.acc_here - POLITENESS * follower_loss)
     }
-    let Some((_, target)) = best else {
-        return false;
-    };
-    switch(map, f, target)
 }
 
 /// Moves `f` to lane node `target` (a lateral neighbour) keeping its world
 /// position, and starts the lateral move.
-pub(crate) fn switch(map: &Map, f: &mut Follow, target: u32) -> bool {
+pub(crate) fn switch(map: &Map, f: &mut Follow, target: u32, keep_plan: bool) -> bool {
     let g = map.graph();
     let from = g.node(f.node);
     let to = g.node(target);
@@ -236,7 +275,9 @@ pub(crate) fn switch(map: &Map, f: &mut Follow, target: u32) -> bool {
     });
     f.node = target;
     f.offset = start_offset;
-    f.plan.clear();
+    if !keep_plan {
+        f.plan.clear();
+    }
     true
 }
 

@@ -878,3 +878,102 @@ fn mixed_speed_traffic_on_a_three_lane_road_changes_lanes_without_collisions() {
     }
     assert!(changes >= 3, "{changes}");
 }
+
+/// A two-lane road into a junction where each lane has its own way out:
+/// lane -1 goes on to road 10, lane -2 to road 20.
+const FORK: &str = r#"<?xml version="1.0"?>
+<OpenDRIVE>
+  <header revMajor="1" revMinor="6" name="fork"/>
+  <road id="1" length="300" junction="-1">
+    <link><successor elementType="junction" elementId="100"/></link>
+    <type s="0" type="town"><speed max="50" unit="km/h"/></type>
+    <planView><geometry s="0" x="0" y="0" hdg="0" length="300"><line/></geometry></planView>
+    <lanes><laneSection s="0">
+      <center><lane id="0" type="none"/></center>
+      <right>
+        <lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane>
+        <lane id="-2" type="driving"><width sOffset="0" a="3.5"/></lane>
+      </right>
+    </laneSection></lanes>
+  </road>
+  <road id="11" length="20" junction="100">
+    <link><predecessor elementType="road" elementId="1" contactPoint="end"/><successor elementType="road" elementId="10" contactPoint="start"/></link>
+    <planView><geometry s="0" x="300" y="0" hdg="0" length="20"><line/></geometry></planView>
+    <lanes><laneSection s="0"><center><lane id="0" type="none"/></center>
+      <right><lane id="-1" type="driving"><link><predecessor id="-1"/><successor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right>
+    </laneSection></lanes>
+  </road>
+  <road id="21" length="20" junction="100">
+    <link><predecessor elementType="road" elementId="1" contactPoint="end"/><successor elementType="road" elementId="20" contactPoint="start"/></link>
+    <planView><geometry s="0" x="300" y="-3.5" hdg="0" length="20"><line/></geometry></planView>
+    <lanes><laneSection s="0"><center><lane id="0" type="none"/></center>
+      <right><lane id="-1" type="driving"><link><predecessor id="-2"/><successor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right>
+    </laneSection></lanes>
+  </road>
+  <road id="10" length="400" junction="-1">
+    <link><predecessor elementType="junction" elementId="100"/></link>
+    <planView><geometry s="0" x="320" y="0" hdg="0" length="400"><line/></geometry></planView>
+    <lanes><laneSection s="0"><center><lane id="0" type="none"/></center>
+      <right><lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane></right>
+    </laneSection></lanes>
+  </road>
+  <road id="20" length="400" junction="-1">
+    <link><predecessor elementType="junction" elementId="100"/></link>
+    <planView><geometry s="0" x="320" y="-3.5" hdg="-0.05" length="400"><line/></geometry></planView>
+    <lanes><laneSection s="0"><center><lane id="0" type="none"/></center>
+      <right><lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane></right>
+    </laneSection></lanes>
+  </road>
+  <junction id="100">
+    <connection id="0" incomingRoad="1" connectingRoad="11" contactPoint="start"><laneLink from="-1" to="-1"/></connection>
+    <connection id="1" incomingRoad="1" connectingRoad="21" contactPoint="start"><laneLink from="-2" to="-1"/></connection>
+  </junction>
+</OpenDRIVE>"#;
+
+#[test]
+fn npcs_change_lanes_when_their_route_leaves_from_the_other_lane() {
+    let map = Arc::new(Map::from_xml(FORK, "fork").unwrap());
+    let mut w = World::new(map, 0.05, 3).unwrap();
+    // Both lanes used; spaced so gaps exist.
+    let mut starts = Vec::new();
+    for k in 0..8 {
+        let lane = if k % 2 == 0 { -1 } else { -2 };
+        let s = 5.0 + 16.0 * k as f64;
+        let (id, _) = w
+            .spawn(vehicle(
+                on_lane("1", lane, s),
+                8.0,
+                Behavior::LaneFollow { target_speed: 0.0 },
+            ))
+            .unwrap();
+        starts.push((id, lane));
+    }
+    for _ in 0..20 * 60 {
+        let snap = w.step_with(1, &[]).unwrap();
+        assert!(
+            !snap
+                .events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Collision { .. })),
+            "{:?}",
+            snap.events
+        );
+    }
+    let mut crossed = 0;
+    for &(id, lane) in &starts {
+        let st = w.actor_state(id).unwrap();
+        assert!(st.lane.on_road, "{st:?}");
+        assert!(
+            st.lane.road_id == "10" || st.lane.road_id == "20",
+            "actor {id} still on {:?}",
+            st.lane
+        );
+        // Lane -1 leads to road 10 and lane -2 to road 20: ending on the
+        // other one means a lane change on road 1.
+        let natural = if lane == -1 { "10" } else { "20" };
+        if st.lane.road_id != natural {
+            crossed += 1;
+        }
+    }
+    assert!(crossed >= 2, "{crossed} of 8 took the other lane's exit");
+}

@@ -32,6 +32,9 @@ const IDM_HEADWAY: f64 = 1.2;
 const LATERAL_ACCEL: f64 = 2.5;
 /// Target speed without a target or a speed limit: 30 km/h.
 pub const DEFAULT_SPEED: f64 = 30.0 / 3.6;
+/// NPCs choose their way at least this far ahead (m), so a lane change a
+/// route needs is known while there is room for it.
+const PLAN_AHEAD: f64 = 150.0;
 /// Extra half-width of the corridor an NPC keeps clear, metres.
 const CORRIDOR_MARGIN: f64 = 0.3;
 
@@ -73,17 +76,56 @@ pub(crate) fn restore(f: &mut Follow, node: u32, s: f64) {
     f.s = s;
 }
 
+/// Whether plan entry `next` after node `prev` is a lateral move (a lane
+/// change the route needs) rather than a step along the lane graph.
+pub(crate) fn is_lateral(map: &Map, prev: u32, next: u32) -> bool {
+    map.graph().neighbours(prev).contains(&next)
+}
+
 fn extend_plan(map: &Map, f: &mut Follow, rng: &mut Rng, min_len: f64) {
     let g = map.graph();
-    let mut total =
-        g.node(f.node).remaining(f.s) + f.plan.iter().map(|&n| g.node(n).length).sum::<f64>();
+    let mut total = g.node(f.node).remaining(f.s);
+    let mut prev = f.node;
+    for &n in &f.plan {
+        if !is_lateral(map, prev, n) {
+            total += g.node(n).length;
+        }
+        prev = n;
+    }
     while total < min_len && f.plan.len() < 256 {
         let last = f.plan.back().copied().unwrap_or(f.node);
         let succ = g.successors(last);
         if succ.is_empty() {
             break;
         }
-        let next = succ[rng.below(succ.len())];
+        // Before a junction on a multi-lane road the route may leave from
+        // a neighbour lane: every way into the junction from this lane or
+        // its neighbours is equally likely, and one from a neighbour
+        // lane puts that lane in the plan first (a lane change the car
+        // makes on the way; see [`lanechange::mandatory`]).
+        let into_junction = succ.iter().any(|&n| g.node(n).junction.is_some());
+        let room = g.node(last).length >= lanechange::ROUTE_CHANGE_ROOM
+            && total >= lanechange::ROUTE_CHANGE_ROOM;
+        let lateral_ok = into_junction
+            && room
+            && g.node(last).junction.is_none()
+            && !f.plan.back().is_some_and(|&b| {
+                f.plan.len() >= 2 && is_lateral(map, f.plan[f.plan.len() - 2], b)
+            });
+        let mut options: Vec<(Option<u32>, u32)> = succ.iter().map(|&n| (None, n)).collect();
+        if lateral_ok {
+            for &l in g.neighbours(last) {
+                for &n in g.successors(l) {
+                    if !succ.contains(&n) {
+                        options.push((Some(l), n));
+                    }
+                }
+            }
+        }
+        let (via, next) = options[rng.below(options.len())];
+        if let Some(l) = via {
+            f.plan.push_back(l);
+        }
         f.plan.push_back(next);
         total += g.node(next).length.max(0.01);
     }
@@ -149,7 +191,15 @@ fn path(map: &Map, f: &Follow, start: &Pose, v: f64, horizon: f64, out: &mut Vec
             return;
         }
     }
+    let mut prev = f.node;
     for &n in &f.plan {
+        // A lane change the route needs: the path goes on from the
+        // neighbour lane's successors.
+        let lateral = is_lateral(map, prev, n);
+        prev = n;
+        if lateral {
+            continue;
+        }
         let node = g.node(n);
         let pts: Box<dyn Iterator<Item = &crate::map::graph::NodePoint>> = if node.forward {
             Box::new(node.points.iter())
@@ -226,7 +276,7 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
             speed_limit(&map, node.road, f.s).unwrap_or(DEFAULT_SPEED)
         };
         let horizon = (front + 10.0 + 3.0 * v + v * v / (2.0 * IDM_DECEL)).clamp(25.0, 120.0);
-        extend_plan(&map, &mut f, &mut rng, horizon + 20.0);
+        extend_plan(&map, &mut f, &mut rng, (horizon + 20.0).max(PLAN_AHEAD));
         path(&map, &f, &me.pose, v, horizon, &mut buf);
 
         // Bends ahead: slow down in time for them.
@@ -289,8 +339,35 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
         // at stop signs until the car has stood at the line.
         let stop_dist = signal_stop(&map, &mut f, v, front, horizon, w.time());
 
-        // Lane changes, away from signals and junctions.
-        if stop_dist.is_infinite() {
+        // A lane change the route needs: made when safe, given up (and
+        // the route re-planned from this lane) when the lane runs out.
+        let pending = f
+            .plan
+            .front()
+            .copied()
+            .filter(|&l| is_lateral(&map, f.node, l));
+        if let Some(target) = pending {
+            let sit = Situation {
+                map: &map,
+                actors: &w.actors,
+                me: i,
+                idm: &idm,
+                v_des,
+                acc_here: idm(v, v_des, vehicle_gap, v - vehicle_lead_v),
+            };
+            let give_up = v * v / (2.0 * IDM_DECEL) + front + 16.0;
+            if !lanechange::mandatory(&sit, &mut f, target) {
+                if node.remaining(f.s) < give_up {
+                    f.plan.clear();
+                } else {
+                    // Ease off to let the neighbour lane's traffic by and
+                    // open a gap.
+                    v_des = v_des.min(0.7 * v0);
+                }
+            }
+            extend_plan(&map, &mut f, &mut rng, (horizon + 20.0).max(PLAN_AHEAD));
+        } else if stop_dist.is_infinite() {
+            // Lane changes for speed, away from signals and junctions.
             let sit = Situation {
                 map: &map,
                 actors: &w.actors,
@@ -300,7 +377,7 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
                 acc_here: idm(v, v_des, vehicle_gap, v - vehicle_lead_v),
             };
             if lanechange::consider(&sit, &mut f) {
-                extend_plan(&map, &mut f, &mut rng, horizon + 20.0);
+                extend_plan(&map, &mut f, &mut rng, (horizon + 20.0).max(PLAN_AHEAD));
             }
         }
         if stop_dist.is_finite() {
@@ -315,6 +392,10 @@ pub(crate) fn decide(w: &mut World) -> Vec<f64> {
         let mut dist = node.remaining(f.s);
         let plan: Vec<u32> = f.plan.iter().copied().collect();
         for (k, &pn) in plan.iter().enumerate() {
+            let before = if k == 0 { f.node } else { plan[k - 1] };
+            if is_lateral(&map, before, pn) {
+                continue;
+            }
             let pnode = g.node(pn);
             if pnode.junction.is_some() && !f.reserved.contains(&pn) {
                 if stop_dist <= dist + 0.5 {
@@ -377,9 +458,15 @@ fn signal_stop(map: &Map, f: &mut Follow, v: f64, front: f64, horizon: f64, time
     let mut base = -g.node(f.node).travelled(f.s);
     let mut served_seen = false;
     let mut newly_served = None;
+    let mut prev = u32::MAX;
     for nid in std::iter::once(f.node).chain(f.plan.iter().copied()) {
         if base > horizon {
             break;
+        }
+        let lateral = prev != u32::MAX && is_lateral(map, prev, nid);
+        prev = nid;
+        if lateral {
+            continue;
         }
         let nd = g.node(nid);
         if sigs.has_node(nid) {
@@ -491,7 +578,14 @@ pub(crate) fn advance(map: &Map, a: &mut Actor, acc: f64, dt: f64) {
             break;
         }
         d -= rem;
-        let next = f.plan.pop_front().or_else(|| {
+        let mut planned = f.plan.pop_front();
+        if planned.is_some_and(|n| is_lateral(map, f.node, n)) {
+            // The lane change the route needed was not made: go on from
+            // this lane.
+            f.plan.clear();
+            planned = None;
+        }
+        let next = planned.or_else(|| {
             let succ = g.successors(f.node);
             (!succ.is_empty()).then(|| succ[a.rng.below(succ.len())])
         });
