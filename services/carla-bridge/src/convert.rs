@@ -140,6 +140,7 @@ pub(crate) fn behavior_in(
             target_speed: finite("behavior.lane_follow.target_speed", l.target_speed)?,
         },
         Some(Kind::Stopped(_)) => Behavior::Stopped,
+        Some(Kind::Scripted(_)) => Behavior::Scripted,
         None if kind == ActorKind::Static => Behavior::Stopped,
         None => Behavior::External,
     })

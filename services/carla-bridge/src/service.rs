@@ -449,19 +449,40 @@ impl SimulatorService {
             ));
         }
         let mut commands = Vec::with_capacity(req.commands.len());
+        let mut states = Vec::new();
         for (i, c) in req.commands.iter().enumerate() {
-            let Some(ctl) = &c.control else {
-                return Err(BridgeError::invalid(
-                    format!("commands[{i}].control"),
-                    "is required",
-                ));
-            };
-            let ctl = VehicleControl {
-                throttle: finite(&format!("commands[{i}].control.throttle"), ctl.throttle)?,
-                brake: finite(&format!("commands[{i}].control.brake"), ctl.brake)?,
-                steer: finite(&format!("commands[{i}].control.steer"), ctl.steer)?,
-            };
-            commands.push((c.actor_id, ctl));
+            match (&c.control, &c.state) {
+                (Some(ctl), None) => {
+                    let ctl = VehicleControl {
+                        throttle: finite(&format!("commands[{i}].control.throttle"), ctl.throttle)?,
+                        brake: finite(&format!("commands[{i}].control.brake"), ctl.brake)?,
+                        steer: finite(&format!("commands[{i}].control.steer"), ctl.steer)?,
+                    };
+                    commands.push((c.actor_id, ctl));
+                }
+                (None, Some(st)) => {
+                    let field = format!("commands[{i}].state");
+                    let pose = st.pose.as_ref().ok_or_else(|| {
+                        BridgeError::invalid(format!("{field}.pose"), "is required")
+                    })?;
+                    let pose = pose_in(pose, &format!("{field}.pose"), false)?;
+                    let speed = finite(&format!("{field}.speed"), st.speed)?;
+                    let accel = finite(&format!("{field}.acceleration"), st.acceleration)?;
+                    states.push((c.actor_id, pose, speed, accel));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(BridgeError::invalid(
+                        format!("commands[{i}]"),
+                        "give control or state, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(BridgeError::invalid(
+                        format!("commands[{i}].control"),
+                        "is required (or state, for a scripted actor)",
+                    ));
+                }
+            }
         }
         let world_id = req.world_id.clone();
         let render = req.render;
@@ -470,8 +491,14 @@ impl SimulatorService {
             for &(id, c) in &commands {
                 st.world.check_control(id, c)?;
             }
+            for (id, pose, speed, accel) in &states {
+                st.world.check_state(*id, pose, *speed, *accel)?;
+            }
             for &(id, c) in &commands {
                 st.world.set_control(id, c)?;
+            }
+            for &(id, pose, speed, accel) in &states {
+                st.world.set_state(id, pose, speed, accel)?;
             }
             for _ in 0..steps {
                 st.world.step();
@@ -648,5 +675,21 @@ impl Simulator for SimulatorService {
 
     async fn fork_world(&self, r: Request<pb::ForkWorldRequest>) -> Reply<pb::ForkWorldResponse> {
         reply("ForkWorld", self.inner_fork_world(r.into_inner()).await)
+    }
+
+    async fn destroy_actor(
+        &self,
+        r: Request<pb::DestroyActorRequest>,
+    ) -> Reply<pb::DestroyActorResponse> {
+        let req = r.into_inner();
+        let id = req.actor_id;
+        reply(
+            "DestroyActor",
+            self.with_world(&req.world_id, move |st| {
+                st.world.destroy(id)?;
+                Ok(pb::DestroyActorResponse {})
+            })
+            .await,
+        )
     }
 }

@@ -448,6 +448,7 @@ async fn run_in_world(
                         brake: control.brake,
                         steer: control.steer,
                     }),
+                    state: None,
                 }],
                 render: true,
             })

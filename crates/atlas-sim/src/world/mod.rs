@@ -100,6 +100,8 @@ pub(crate) struct Actor {
     /// Distance travelled since the actor last stood, metres (for stop
     /// signs; see [`stopsigns`]).
     pub since_stand: f64,
+    /// Longitudinal acceleration a scripted actor holds between placements.
+    pub scripted_accel: f64,
 }
 
 impl Actor {
@@ -327,9 +329,9 @@ impl World {
                 passed: Vec::new(),
                 target_speed,
                 served_stop: None,
+                lane_change: None,
             });
         }
-                lane_change: None,
         let mut walk = None;
         if spec.kind == ActorKind::Pedestrian
             && matches!(spec.behavior, Behavior::LaneFollow { .. })
@@ -365,9 +367,10 @@ impl World {
             follow,
             walk,
             rng: Rng::new(self.seed ^ id.wrapping_mul(0xA24B_AED4_963E_E407)),
+            since_stand: f64::INFINITY,
+            scripted_accel: 0.0,
         };
         let obb = actor.obb();
-            since_stand: f64::INFINITY,
         if let Some(other) = self.actors.iter().find(|o| o.obb().overlaps(&obb)) {
             return Err(WorldError::invalid(
                 "placement",
@@ -568,6 +571,93 @@ impl World {
         Ok(())
     }
 
+    /// Puts a [`Behavior::Scripted`] actor at `pose`, moving along its
+    /// heading at `speed` with longitudinal acceleration `accel` held until
+    /// the next call. A placement that newly overlaps another actor raises
+    /// the collision events a step would.
+    pub fn set_state(
+        &mut self,
+        id: ActorId,
+        pose: Pose,
+        speed: f64,
+        accel: f64,
+    ) -> Result<(), WorldError> {
+        self.check_state(id, &pose, speed, accel)?;
+        let i = self.index_of(id)?;
+        let before = self.actors[i].obb();
+        let yaw0 = self.actors[i].pose.yaw;
+        {
+            let a = &mut self.actors[i];
+            a.pose = pose;
+            a.speed = speed;
+            a.scripted_accel = accel;
+            let dir = Vec2::from_angle(pose.yaw);
+            a.velocity = [dir.x * speed, dir.y * speed, 0.0];
+            a.accel = [dir.x * accel, dir.y * accel, 0.0];
+            a.yaw_rate = wrap_angle(pose.yaw - yaw0) / self.dt;
+            a.lane = self.map.locate_with_hint(
+                pose.xy(),
+                Some(LocateHint {
+                    heading: pose.yaw,
+                    road: a.lane.as_ref().map(|l| l.road),
+                }),
+            );
+        }
+        let obb = self.actors[i].obb();
+        let id = self.actors[i].id;
+        for j in 0..self.actors.len() {
+            if j == i {
+                continue;
+            }
+            let other = self.actors[j].obb();
+            if !obb.overlaps(&other) || before.overlaps(&other) {
+                continue;
+            }
+            let oid = self.actors[j].id;
+            let key = (id.min(oid), id.max(oid));
+            if self.contacts.insert(key) {
+                self.collision_events(i, j);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that [`World::set_state`] would accept this state.
+    pub fn check_state(
+        &self,
+        id: ActorId,
+        pose: &Pose,
+        speed: f64,
+        accel: f64,
+    ) -> Result<(), WorldError> {
+        let i = self.index_of(id)?;
+        if self.actors[i].behavior != Behavior::Scripted {
+            return Err(WorldError::invalid(
+                "commands",
+                format!("actor {id} is not a scripted actor"),
+            ));
+        }
+        if !pose.is_finite() {
+            return Err(WorldError::invalid(
+                "state.pose",
+                format!("actor {id}: non-finite pose"),
+            ));
+        }
+        if !speed.is_finite() || !(0.0..=MAX_SPEED).contains(&speed) {
+            return Err(WorldError::invalid(
+                "state.speed",
+                format!("actor {id}: must be in [0, {MAX_SPEED}] m/s, got {speed}"),
+            ));
+        }
+        if !accel.is_finite() || accel.abs() > 100.0 {
+            return Err(WorldError::invalid(
+                "state.acceleration",
+                format!("actor {id}: must be within ±100 m/s², got {accel}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Advances the world one fixed step.
     pub fn step(&mut self) {
         self.frame += 1;
@@ -614,6 +704,10 @@ impl World {
                     }
                 }
                 (ActorKind::Pedestrian, Behavior::External) => walk(a, dt),
+                (_, Behavior::Scripted) => {
+                    a.speed = (a.speed + a.scripted_accel * dt).max(0.0);
+                    walk(a, dt);
+                }
             }
         }
         self.resolve_collisions(&before, &follow_before);

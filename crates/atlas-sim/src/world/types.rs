@@ -122,6 +122,10 @@ pub enum Behavior {
     LaneFollow { target_speed: f64 },
     /// Does not move.
     Stopped,
+    /// Placed from outside by [`World::set_state`](super::World::set_state)
+    /// (a scenario player); between placements it goes on along its
+    /// heading at its speed, changed by the held acceleration.
+    Scripted,
 }
 
 /// Where an actor is placed.

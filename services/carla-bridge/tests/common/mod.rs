@@ -183,5 +183,6 @@ pub fn throttle(actor_id: u64, throttle: f64, brake: f64, steer: f64) -> pb::Act
             brake,
             steer,
         }),
+        state: None,
     }
 }
