@@ -1,0 +1,712 @@
+//! OpenSCENARIO (`.xosc`) runs: the file is read with its catalogs and
+//! road network ([`atlas_xosc`]), the storyboard is played each control
+//! step, and every entity it moves is a `Scripted` actor on the bridge that
+//! the player places before each `Step`.
+//!
+//! The ego (`RunOptions.ego`, by default the entity named like `Ego` or
+//! `hero`) takes its start from the file and is then driven by the policy;
+//! with `ego = "storyboard"` it too follows the storyboard on the default
+//! controller and no policy runs. The ego's route is its assigned route, or
+//! its lane ahead for as long as the scenario means to run; the run is
+//! scored like any other.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atlas_proto::scenario as pb;
+use atlas_proto::{egodriver, sim};
+use atlas_xosc::model::{EntityKind, RoadNetwork};
+use atlas_xosc::{Options, Player};
+use tokio::sync::mpsc;
+use tonic::Status;
+
+use crate::controller::{Control, Controller, ControllerConfig};
+use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
+use crate::geometry::{Polyline, Pose2};
+use crate::runner::{
+    self, DriverClient, RunError, RunOutput, RunSettings, SimClient, camera, upstream,
+};
+
+/// The `RunOptions.ego` value that runs every entity on the storyboard.
+pub const STORYBOARD: &str = "storyboard";
+
+/// Whether a scenario file name is OpenSCENARIO.
+pub fn is_xosc(file: &str) -> bool {
+    Path::new(file)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xosc"))
+}
+
+/// A read OpenSCENARIO scenario with its map.
+pub struct XoscRun {
+    pub name: String,
+    pub scenario: atlas_xosc::Scenario,
+    pub map_xml: String,
+    pub map_name: String,
+}
+
+fn invalid(e: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+fn map_for(
+    sc: &atlas_xosc::Scenario,
+    files: &BTreeMap<String, String>,
+    maps_dir: &Path,
+) -> Result<(String, String), Status> {
+    match &sc.road_network {
+        Some(RoadNetwork::File { path, as_written }) => {
+            let key = path.to_string_lossy().replace('\\', "/");
+            let xml = files.get(&key).cloned().ok_or_else(|| {
+                invalid(format!(
+                    "{}: <LogicFile filepath={as_written:?}>: {key} was not sent with the scenario",
+                    sc.file
+                ))
+            })?;
+            let name = Path::new(&key)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("road")
+                .to_owned();
+            Ok((xml, name))
+        }
+        Some(RoadNetwork::Name(n)) => {
+            let file = maps_dir.join(format!("{n}.xodr"));
+            let xml = std::fs::read_to_string(&file).map_err(|e| {
+                invalid(format!(
+                    "{}: <LogicFile filepath={n:?}>: map {n} is not in {}: {e}",
+                    sc.file,
+                    maps_dir.display()
+                ))
+            })?;
+            Ok((xml, n.clone()))
+        }
+        None => Err(invalid(format!(
+            "{}: <RoadNetwork>: the scenario names no road network (LogicFile)",
+            sc.file
+        ))),
+    }
+}
+
+fn stem(file: &str) -> String {
+    Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scenario")
+        .to_owned()
+}
+
+/// Reads a scenario file the runtime can see.
+pub fn load_path(path: &Path, lenient: bool, maps_dir: &Path) -> Result<XoscRun, Status> {
+    let opts = Options {
+        lenient,
+        parameters: Vec::new(),
+    };
+    let (scenario, loaded) = atlas_xosc::read_file(path, &opts).map_err(invalid)?;
+    let (map_xml, map_name) = map_for(&scenario, &loaded.files, maps_dir)?;
+    Ok(XoscRun {
+        name: stem(&scenario.file),
+        scenario,
+        map_xml,
+        map_name,
+    })
+}
+
+/// Reads a scenario sent whole, its catalogs and road network in `files`.
+pub fn load_source(
+    src: &pb::ScenarioSource,
+    lenient: bool,
+    maps_dir: &Path,
+) -> Result<XoscRun, Status> {
+    let opts = Options {
+        lenient,
+        parameters: Vec::new(),
+    };
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &src.files {
+        let key = atlas_xosc::normalise("", k).ok_or_else(|| {
+            invalid(format!(
+                "`source.files`: {k:?} must be a relative path inside the scenario's directory"
+            ))
+        })?;
+        files.insert(key, v.clone());
+    }
+    let (scenario, _) = atlas_xosc::read_str(
+        &src.content,
+        &src.file_name,
+        &atlas_xosc::MemoryFiles(&files),
+        &opts,
+    )
+    .map_err(invalid)?;
+    let (mut map_xml, map_name) = map_for(&scenario, &files, maps_dir).or_else(|e| {
+        if src.opendrive_xml.is_empty() {
+            Err(e)
+        } else {
+            Ok((String::new(), stem(&src.file_name)))
+        }
+    })?;
+    if !src.opendrive_xml.is_empty() {
+        map_xml = src.opendrive_xml.clone();
+    }
+    Ok(XoscRun {
+        name: stem(&src.file_name),
+        scenario,
+        map_xml,
+        map_name,
+    })
+}
+
+/// The entity the policy drives: `requested` when given, else the one named
+/// like "Ego" or "hero". `None` in storyboard mode.
+pub fn choose_ego(sc: &atlas_xosc::Scenario, requested: &str) -> Result<Option<String>, Status> {
+    if requested == STORYBOARD {
+        return Ok(None);
+    }
+    let names: Vec<&str> = sc.entities.iter().map(|e| e.name.as_str()).collect();
+    if !requested.is_empty() {
+        let e = sc.entity(requested).ok_or_else(|| {
+            invalid(format!(
+                "`options.ego`: {}: no entity {requested:?} (entities: {})",
+                sc.file,
+                names.join(", ")
+            ))
+        })?;
+        if e.kind != EntityKind::Vehicle {
+            return Err(invalid(format!(
+                "`options.ego`: {}: {requested:?} is not a vehicle",
+                sc.file
+            )));
+        }
+        return Ok(Some(requested.to_owned()));
+    }
+    default_ego(sc).map(Some).ok_or_else(|| {
+        invalid(format!(
+            "{}: no entity is named like Ego or hero; choose one with --ego (entities: {})",
+            sc.file,
+            names.join(", ")
+        ))
+    })
+}
+
+/// The entity named `ego`/`hero` (case-insensitive), or else the first
+/// vehicle whose name contains one of them.
+pub fn default_ego(sc: &atlas_xosc::Scenario) -> Option<String> {
+    let vehicles = || sc.entities.iter().filter(|e| e.kind == EntityKind::Vehicle);
+    vehicles()
+        .find(|e| e.name.eq_ignore_ascii_case("ego") || e.name.eq_ignore_ascii_case("hero"))
+        .or_else(|| {
+            vehicles().find(|e| {
+                let n = e.name.to_ascii_lowercase();
+                n.contains("ego") || n.contains("hero")
+            })
+        })
+        .map(|e| e.name.clone())
+}
+
+fn dimensions(e: &atlas_xosc::EntityState) -> sim::Dimensions {
+    let b = e.bbox;
+    let (wheelbase, rear_overhang) = match e.kind {
+        EntityKind::Vehicle => {
+            let rear = (0.5 * b.length - b.cx).clamp(0.0, (b.length - 0.01).max(0.0));
+            (0.0, rear)
+        }
+        _ => (0.0, 0.0),
+    };
+    sim::Dimensions {
+        length: b.length,
+        width: b.width,
+        height: b.height,
+        wheelbase,
+        rear_overhang,
+    }
+}
+
+fn kind_of(k: EntityKind) -> sim::ActorKind {
+    match k {
+        EntityKind::Vehicle => sim::ActorKind::Vehicle,
+        EntityKind::Pedestrian => sim::ActorKind::Pedestrian,
+        EntityKind::MiscObject => sim::ActorKind::Static,
+    }
+}
+
+fn pose(e: &atlas_xosc::EntityState) -> sim::Pose {
+    sim::Pose {
+        position: Some(sim::Vec3 {
+            x: e.x,
+            y: e.y,
+            z: e.z,
+        }),
+        yaw: e.yaw,
+        pitch: 0.0,
+        roll: 0.0,
+    }
+}
+
+fn play_err(e: atlas_xosc::PlayError) -> RunError {
+    RunError::Invalid(e.to_string())
+}
+
+/// Spawns the entities the player has placed but the world lacks, and
+/// removes those it deleted.
+async fn sync_actors(
+    player: &Player,
+    ids: &mut HashMap<String, u64>,
+    ego: Option<&str>,
+    scored: Option<&str>,
+    simc: &mut SimClient,
+    world_id: &str,
+    file: &str,
+) -> Result<(), RunError> {
+    for e in player.entities() {
+        match (e.present, ids.get(&e.name).copied()) {
+            (true, None) => {
+                let is_ego = Some(e.name.as_str()) == ego;
+                let behavior = if is_ego {
+                    sim::behavior::Kind::External(sim::behavior::External {})
+                } else {
+                    sim::behavior::Kind::Scripted(sim::behavior::Scripted {})
+                };
+                let role = if Some(e.name.as_str()) == scored {
+                    "ego"
+                } else {
+                    "npc"
+                };
+                let r = simc
+                    .spawn_actor(sim::SpawnActorRequest {
+                        world_id: world_id.into(),
+                        kind: kind_of(e.kind) as i32,
+                        role: role.into(),
+                        name: e.name.clone(),
+                        placement: Some(sim::spawn_actor_request::Placement::Pose(pose(e))),
+                        speed: e.speed.clamp(0.0, 70.0),
+                        dimensions: Some(dimensions(e)),
+                        behavior: Some(sim::Behavior {
+                            kind: Some(behavior),
+                        }),
+                    })
+                    .await
+                    .map_err(upstream(format!("{file}: placing entity {}", e.name)))?
+                    .into_inner();
+                ids.insert(e.name.clone(), r.actor_id);
+            }
+            (false, Some(id)) => {
+                simc.destroy_actor(sim::DestroyActorRequest {
+                    world_id: world_id.into(),
+                    actor_id: id,
+                })
+                .await
+                .map_err(upstream(format!("{file}: deleting entity {}", e.name)))?;
+                ids.remove(&e.name);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn open_session(
+    driver: &mut DriverClient,
+    session_uuid: &str,
+    seed: u64,
+    scene: &str,
+) -> Result<(), RunError> {
+    driver
+        .get_version(atlas_proto::common::Empty {})
+        .await
+        .map_err(upstream("driver get_version"))?;
+    let mut start = tonic::Request::new(egodriver::DriveSessionRequest {
+        session_uuid: session_uuid.into(),
+        random_seed: seed,
+        debug_info: Some(egodriver::drive_session_request::DebugInfo {
+            scene_id: scene.into(),
+        }),
+        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
+            vehicle: Some(
+                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
+                    available_cameras: vec![runner::declared_camera()],
+                },
+            ),
+        }),
+    });
+    start.metadata_mut().insert(
+        atlas_proto::CONTRACT_REVISION_HEADER,
+        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
+    );
+    driver
+        .start_session(start)
+        .await
+        .map_err(upstream("driver start_session"))?;
+    Ok(())
+}
+
+/// Runs an OpenSCENARIO scenario to its storyboard's end (or the timeout)
+/// and returns its record.
+pub async fn run(
+    x: XoscRun,
+    options: &pb::RunOptions,
+    settings: &RunSettings,
+    mut simc: SimClient,
+    mut driver: DriverClient,
+    events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
+) -> Result<RunOutput, RunError> {
+    let ego =
+        choose_ego(&x.scenario, &options.ego).map_err(|s| RunError::Invalid(s.message().into()))?;
+    let map = atlas_sim::Map::from_xml(&x.map_xml, &x.map_name).map_err(|e| {
+        RunError::Invalid(format!(
+            "{}: road network {}: {e}",
+            x.scenario.file, x.map_name
+        ))
+    })?;
+    let seed = settings.seed.unwrap_or(0);
+    let created = simc
+        .create_world(sim::CreateWorldRequest {
+            map: Some(sim::create_world_request::Map::OpendriveXml(
+                x.map_xml.clone(),
+            )),
+            fixed_delta_s: 1.0 / settings.sim_hz,
+            seed,
+            label: x.name.clone(),
+        })
+        .await
+        .map_err(upstream(format!(
+            "bridge CreateWorld for {}",
+            x.scenario.file
+        )))?
+        .into_inner();
+    let world_id = created.world_id.clone();
+    let session_uuid = uuid::Uuid::new_v4().to_string();
+    let result = run_in_world(
+        &x,
+        Arc::new(map),
+        ego.as_deref(),
+        &created,
+        &session_uuid,
+        seed,
+        settings,
+        &mut simc,
+        &mut driver,
+        events,
+    )
+    .await;
+    if ego.is_some()
+        && let Err(e) = driver
+            .close_session(egodriver::DriveSessionCloseRequest {
+                session_uuid: session_uuid.clone(),
+            })
+            .await
+    {
+        tracing::debug!(error = %e, "close_session failed");
+    }
+    if let Err(e) = simc
+        .destroy_world(sim::DestroyWorldRequest {
+            world_id: world_id.clone(),
+        })
+        .await
+    {
+        tracing::warn!(error = %e, world = %world_id, "DestroyWorld failed");
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_in_world(
+    x: &XoscRun,
+    map: Arc<atlas_sim::Map>,
+    ego: Option<&str>,
+    created: &sim::CreateWorldResponse,
+    session_uuid: &str,
+    seed: u64,
+    settings: &RunSettings,
+    simc: &mut SimClient,
+    driver: &mut DriverClient,
+    events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
+) -> Result<RunOutput, RunError> {
+    let wall_start = Instant::now();
+    let file = x.scenario.file.clone();
+    let world_id = created.world_id.as_str();
+    let map_name = created
+        .map
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    let external: Vec<String> = ego.iter().map(|s| s.to_string()).collect();
+    let mut player =
+        Player::new(x.scenario.clone(), map, Vec::new(), &external).map_err(play_err)?;
+    // The entity scored: the policy's ego, or in storyboard mode the one
+    // that would be the ego.
+    let scored = ego
+        .map(str::to_owned)
+        .or_else(|| default_ego(&x.scenario))
+        .or_else(|| {
+            x.scenario
+                .entities
+                .iter()
+                .find(|e| e.kind == EntityKind::Vehicle)
+                .map(|e| e.name.clone())
+        })
+        .ok_or_else(|| {
+            RunError::Invalid(format!("{file}: the scenario has no vehicle to score"))
+        })?;
+    if !player.entity(&scored).is_some_and(|e| e.present) {
+        return Err(RunError::Invalid(format!(
+            "{file}: entity {scored} is never placed by the Init actions"
+        )));
+    }
+    player.update().map_err(play_err)?;
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    sync_actors(&player, &mut ids, ego, Some(&scored), simc, world_id, &file).await?;
+    let ego_id = ids[&scored];
+
+    // The route: assigned, or the lane ahead for the planned duration.
+    let start_speed = player.entity(&scored).map_or(0.0, |e| e.speed);
+    let planned = player.planned_duration().unwrap_or(60.0).clamp(1.0, 3600.0);
+    let length = (start_speed.max(5.0) * planned).clamp(50.0, 20_000.0);
+    let route_pts = player.route_ahead(&scored, length);
+    let route = Polyline::new(route_pts.iter().copied())
+        .ok_or_else(|| RunError::Invalid(format!("{file}: the ego's route ahead has no length")))?;
+
+    if ego.is_some() {
+        let (mx, my, mz) = camera::MOUNT;
+        simc.attach_sensor(sim::AttachSensorRequest {
+            world_id: world_id.into(),
+            actor_id: ego_id,
+            name: camera::LOGICAL_ID.into(),
+            spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
+                width: camera::WIDTH,
+                height: camera::HEIGHT,
+                fov_deg: camera::HFOV_DEG,
+                fx: camera::focal(),
+                fy: camera::focal(),
+                cx: camera::WIDTH as f64 / 2.0,
+                cy: camera::HEIGHT as f64 / 2.0,
+                mount: Some(sim::Pose {
+                    position: Some(sim::Vec3 {
+                        x: mx,
+                        y: my,
+                        z: mz,
+                    }),
+                    yaw: 0.0,
+                    pitch: 0.0,
+                    roll: 0.0,
+                }),
+                encoding: sim::ImageEncoding::Jpeg as i32,
+                jpeg_quality: camera::JPEG_QUALITY,
+            })),
+        })
+        .await
+        .map_err(upstream("bridge AttachSensor"))?;
+        open_session(driver, session_uuid, seed, &x.name).await?;
+    }
+
+    let run_id = format!("{}-{}", x.name, &session_uuid[..8]);
+    let _ = events
+        .send(runner::event(pb::run_event::Kind::Started(pb::Started {
+            run_id,
+            scenario: x.name.clone(),
+            map: map_name.clone(),
+            route_length: route.length(),
+            world_id: world_id.into(),
+            session_uuid: session_uuid.into(),
+        })))
+        .await;
+
+    // The storyboard's stop trigger ends the run; the timeout caps it.
+    let timeout_s = settings.timeout_s.unwrap_or(planned + 30.0);
+    let mut recorder = settings
+        .record_trace
+        .then(|| crate::trace::Recorder::new(&map_name, ego_id, route.points()));
+    let mut evaluator = Evaluator::new(route, Limits::new(timeout_s, 180.0));
+    let mut controller = Controller::new(ControllerConfig::default());
+    let steps_per_control = (settings.sim_hz / settings.control_hz).round() as u32;
+    let control_dt = 1.0 / settings.control_hz;
+    let control_dt_us = (control_dt * 1e6).round() as u64;
+    let mut control = Control::hold();
+    let mut step_times: Vec<Duration> = Vec::new();
+    let mut step: u64 = 0;
+    let mut last_time: f64;
+    let mut ended_by_storyboard = false;
+
+    loop {
+        if events.is_closed() {
+            return Err(RunError::Cancelled);
+        }
+        let t0 = Instant::now();
+        let mut commands = Vec::new();
+        if ego.is_some() {
+            commands.push(sim::ActorCommand {
+                actor_id: ego_id,
+                control: Some(sim::VehicleControl {
+                    throttle: control.throttle,
+                    brake: control.brake,
+                    steer: control.steer,
+                }),
+                state: None,
+            });
+        }
+        for e in player.entities() {
+            if !e.present || e.external {
+                continue;
+            }
+            if let Some(&id) = ids.get(&e.name) {
+                commands.push(sim::ActorCommand {
+                    actor_id: id,
+                    control: None,
+                    state: Some(sim::ScriptedState {
+                        pose: Some(pose(e)),
+                        speed: e.speed.clamp(0.0, 70.0),
+                        acceleration: e.accel.clamp(-50.0, 50.0),
+                    }),
+                });
+            }
+        }
+        let snap = simc
+            .step(sim::StepRequest {
+                world_id: world_id.into(),
+                steps: steps_per_control,
+                commands,
+                render: ego.is_some(),
+            })
+            .await
+            .map_err(upstream("bridge Step"))?
+            .into_inner()
+            .snapshot
+            .unwrap_or_default();
+        step += 1;
+
+        // The storyboard sees the world: collisions and the policy's ego.
+        let name_of: HashMap<u64, &str> = ids.iter().map(|(n, id)| (*id, n.as_str())).collect();
+        let mut touches = Vec::new();
+        for ev in &snap.events {
+            if let Some(sim::event::Kind::Collision(c)) = &ev.kind
+                && let (Some(a), Some(b)) =
+                    (name_of.get(&c.actor_id), name_of.get(&c.other_actor_id))
+            {
+                touches.push((a.to_string(), b.to_string()));
+            }
+        }
+        player.advance(control_dt).map_err(play_err)?;
+        for (a, b) in touches {
+            player.note_collision(&a, &b);
+        }
+        let me = snap
+            .actors
+            .iter()
+            .find(|a| a.actor_id == ego_id)
+            .ok_or_else(|| RunError::Invalid("the bridge lost the ego actor".into()))?;
+        let mpose = me.pose.unwrap_or_default();
+        let pos = mpose.position.unwrap_or_default();
+        let here = Pose2::new(pos.x, pos.y, pos.z, mpose.yaw);
+        if let Some(name) = ego {
+            let a = me.acceleration.unwrap_or_default();
+            let along = a.x * mpose.yaw.cos() + a.y * mpose.yaw.sin();
+            player.set_external(name, pos.x, pos.y, mpose.yaw, me.speed, along);
+        }
+        player.update().map_err(play_err)?;
+        sync_actors(&player, &mut ids, ego, Some(&scored), simc, world_id, &file).await?;
+
+        let sample = EgoSample {
+            time: snap.sim_time_s,
+            x: here.x,
+            y: here.y,
+            speed: me.speed,
+            heading: here.yaw,
+        };
+        last_time = sample.time;
+        let raised = evaluator.observe(sample, ego_id, &Observation::from_snapshot(&snap, ego_id));
+        if let Some(r) = &mut recorder {
+            r.record(&snap, &raised);
+        }
+        for inf in raised {
+            let _ = events
+                .send(runner::event(pb::run_event::Kind::Infraction(inf)))
+                .await;
+        }
+        let over = player.finished() || evaluator.done();
+        if step.is_multiple_of(settings.progress_every as u64) || over {
+            let _ = events
+                .send(runner::event(pb::run_event::Kind::Progress(pb::Progress {
+                    step,
+                    sim_time_s: snap.sim_time_s,
+                    route_completion: evaluator.completion(),
+                    speed: me.speed,
+                    x: here.x,
+                    y: here.y,
+                    yaw: here.yaw,
+                })))
+                .await;
+        }
+        if over {
+            ended_by_storyboard = player.finished();
+            break;
+        }
+
+        if ego.is_some() {
+            let now_us = (snap.sim_time_s * 1e6).round() as u64;
+            runner::submit_observations(driver, session_uuid, now_us, &here, me, &snap, &evaluator)
+                .await?;
+            let reply = driver
+                .drive(egodriver::DriveRequest {
+                    session_uuid: session_uuid.into(),
+                    time_now_us: now_us,
+                    time_query_us: now_us + control_dt_us,
+                    renderer_data: Vec::new(),
+                })
+                .await
+                .map_err(upstream("driver drive"))?
+                .into_inner();
+            if reply.terminate_session {
+                evaluator.terminate();
+                break;
+            }
+            let plan = runner::to_plan(reply.trajectory.as_ref(), now_us);
+            control = controller.control(&here, me.speed, &plan, control_dt);
+        }
+        step_times.push(t0.elapsed());
+    }
+
+    let closing = evaluator.finish();
+    if let Some(r) = &mut recorder {
+        r.infractions(&closing);
+    }
+    for inf in closing {
+        let _ = events
+            .send(runner::event(pb::run_event::Kind::Infraction(inf)))
+            .await;
+    }
+    let (scores, mut status) = evaluator.outcome();
+    if ended_by_storyboard && status == "Failed - Simulation ended before the route" {
+        // The scenario, not the ego, decided when the run ends.
+        status = "Completed".into();
+    }
+    let infractions = evaluator.infractions().to_vec();
+    let mut warnings = x.scenario.warnings.clone();
+    warnings.extend(player.warnings().iter().cloned());
+    for l in player.log() {
+        tracing::info!(scenario = %x.name, time = l.time, "{}", l.message);
+    }
+    let record = pb::RouteRecord {
+        index: settings.index,
+        route_id: x.name.clone(),
+        status,
+        num_infractions: infractions.len() as u32,
+        infractions,
+        scores: Some(scores),
+        meta: Some(pb::Meta {
+            route_length: evaluator.route().length(),
+            duration_game: last_time,
+            duration_system: wall_start.elapsed().as_secs_f64(),
+            warnings,
+            ..Default::default()
+        }),
+        timing: Some(runner::timing(&mut step_times)),
+        seed,
+        map: map_name,
+    };
+    Ok(RunOutput {
+        record,
+        trace: recorder.map(|r| r.finish()),
+    })
+}
