@@ -9,8 +9,11 @@
 //! - [`shutdown`]: SIGTERM and SIGINT as one future.
 //! - [`serve`]: serve a tonic router on a listener and drain in-flight calls
 //!   under a grace period when shutdown is requested.
+//! - [`balance`]: per-request load balancing over every address of a name
+//!   (Swarm `dnsrr` services), re-resolved as replicas come and go.
 //! - [`health`]: the `grpc.health.v1` service and a small handle around it.
 
+pub mod balance;
 pub mod health;
 pub mod serve;
 pub mod shutdown;
