@@ -11,14 +11,22 @@
 //! - [`geometry`]: planar poses, wire quaternions, route polylines.
 //! - [`controller`]: pure pursuit and speed PID.
 //! - [`criteria`]: Leaderboard criteria and scoring.
+//! - [`routes`]: CARLA Leaderboard route files.
+//! - [`trace`]: recording a run for artifacts.
 //! - [`runner`]: one closed-loop run.
+//! - [`storyboard`]: OpenSCENARIO runs (the storyboard played each step).
 //! - [`service`]: the gRPC service, its configuration and [`serve`].
 
 pub mod controller;
 pub mod criteria;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geometry;
+pub mod routes;
 pub mod runner;
 pub mod scenario;
 pub mod service;
+pub mod storyboard;
+pub mod trace;
 
 pub use service::{Config, Error, serve};

@@ -14,7 +14,7 @@ use tonic::codegen::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::controller::{Control, Controller, ControllerConfig, Plan};
-use crate::criteria::{EgoSample, Evaluator, Limits};
+use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
 use crate::geometry::{Polyline, Pose2, optical_mount};
 use crate::scenario::{self, Placement, Scenario};
 
@@ -71,7 +71,7 @@ impl From<RunError> for Status {
     }
 }
 
-fn upstream(context: impl Into<String>) -> impl FnOnce(Status) -> RunError {
+pub(crate) fn upstream(context: impl Into<String>) -> impl FnOnce(Status) -> RunError {
     let context = context.into();
     move |status| RunError::Upstream { context, status }
 }
@@ -85,6 +85,23 @@ pub struct RunSettings {
     pub seed: Option<u64>,
     pub progress_every: u32,
     pub index: u32,
+    /// Send the run's trace back (RunOptions.record_trace).
+    pub record_trace: bool,
+    /// Background traffic: vehicles and pedestrians.
+    pub traffic: Option<(u32, u32)>,
+    /// Leaderboard route scoring: a 300 s route timeout that grows as the
+    /// ego advances (routes), instead of the scenario's fixed timeout.
+    pub leaderboard_timeout: bool,
+    /// Scenarios of a Leaderboard route, for the record.
+    pub route_scenarios: Vec<pb::RouteScenario>,
+    /// Reader warnings for the record.
+    pub warnings: Vec<String>,
+}
+
+/// The result of one run: its record, and its trace when asked for.
+pub struct RunOutput {
+    pub record: pb::RouteRecord,
+    pub trace: Option<pb::Trace>,
 }
 
 impl RunSettings {
@@ -120,6 +137,11 @@ impl RunSettings {
                 o.progress_every
             },
             index,
+            record_trace: o.record_trace,
+            traffic: o.traffic.map(|t| (t.vehicles, t.pedestrians)),
+            leaderboard_timeout: false,
+            route_scenarios: Vec::new(),
+            warnings: Vec::new(),
         })
     }
 }
@@ -138,7 +160,7 @@ pub async fn run(
     mut simc: SimClient,
     mut driver: DriverClient,
     events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
-) -> Result<pb::RouteRecord, RunError> {
+) -> Result<RunOutput, RunError> {
     let seed = settings.seed.unwrap_or(sc.seed);
     let created = simc
         .create_world(sim::CreateWorldRequest {
@@ -261,7 +283,7 @@ async fn run_in_world(
     simc: &mut SimClient,
     driver: &mut DriverClient,
     events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
-) -> Result<pb::RouteRecord, RunError> {
+) -> Result<RunOutput, RunError> {
     let wall_start = Instant::now();
     let world_id = created.world_id.as_str();
     let map_name = created
@@ -351,6 +373,22 @@ async fn run_in_world(
         .map_err(upstream(format!("{}: `actors[{i}]` ({})", sc.file, a.name)))?;
     }
 
+    if let Some((vehicles, pedestrians)) = settings.traffic
+        && vehicles + pedestrians > 0
+    {
+        simc.spawn_traffic(sim::SpawnTrafficRequest {
+            world_id: world_id.into(),
+            vehicles,
+            pedestrians,
+            seed,
+        })
+        .await
+        .map_err(upstream(format!(
+            "{}: background traffic ({vehicles} vehicles, {pedestrians} pedestrians)",
+            sc.file
+        )))?;
+    }
+
     let (mx, my, mz) = camera::MOUNT;
     simc.attach_sensor(sim::AttachSensorRequest {
         world_id: world_id.into(),
@@ -422,7 +460,16 @@ async fn run_in_world(
         .await;
 
     let timeout_s = settings.timeout_s.unwrap_or(sc.timeout_s);
-    let mut evaluator = Evaluator::new(route, Limits::new(timeout_s, sc.blocked_s));
+    let limits = if settings.leaderboard_timeout && settings.timeout_s.is_none() {
+        // Town speed limit of CARLA's towns: 30 km/h.
+        Limits::leaderboard_route(sc.timeout_s, sc.blocked_s, 30.0 / 3.6)
+    } else {
+        Limits::new(timeout_s, sc.blocked_s)
+    };
+    let mut recorder = settings
+        .record_trace
+        .then(|| crate::trace::Recorder::new(&map_name, ego.actor_id, route.points()));
+    let mut evaluator = Evaluator::new(route, limits);
     let mut controller = Controller::new(ControllerConfig::default());
     let steps_per_control = (settings.sim_hz / settings.control_hz).round() as u32;
     let control_dt = 1.0 / settings.control_hz;
@@ -471,9 +518,18 @@ async fn run_in_world(
             x: here.x,
             y: here.y,
             speed: me.speed,
+            heading: here.yaw,
         };
         last_time = sample.time;
-        for inf in evaluator.update(sample, ego.actor_id, &snap.events) {
+        let raised = evaluator.observe(
+            sample,
+            ego.actor_id,
+            &Observation::from_snapshot(&snap, ego.actor_id),
+        );
+        if let Some(r) = &mut recorder {
+            r.record(&snap, &raised);
+        }
+        for inf in raised {
             let _ = events
                 .send(event(pb::run_event::Kind::Infraction(inf)))
                 .await;
@@ -516,6 +572,15 @@ async fn run_in_world(
         step_times.push(t0.elapsed());
     }
 
+    let closing = evaluator.finish();
+    if let Some(r) = &mut recorder {
+        r.infractions(&closing);
+    }
+    for inf in closing {
+        let _ = events
+            .send(event(pb::run_event::Kind::Infraction(inf)))
+            .await;
+    }
     let (scores, status) = evaluator.outcome();
     let infractions = evaluator.infractions().to_vec();
     let record = pb::RouteRecord {
@@ -529,19 +594,26 @@ async fn run_in_world(
             route_length: evaluator.route().length(),
             duration_game: last_time,
             duration_system: wall_start.elapsed().as_secs_f64(),
+            warnings: settings.warnings.clone(),
+            route_scenarios: settings.route_scenarios.clone(),
+            traffic_vehicles: settings.traffic.map_or(0, |t| t.0),
+            traffic_pedestrians: settings.traffic.map_or(0, |t| t.1),
         }),
         timing: Some(timing(&mut step_times)),
         seed,
         map: map_name,
     };
-    Ok(record)
+    Ok(RunOutput {
+        record,
+        trace: recorder.map(|r| r.finish()),
+    })
 }
 
-fn event(kind: pb::run_event::Kind) -> Result<pb::RunEvent, Status> {
+pub(crate) fn event(kind: pb::run_event::Kind) -> Result<pb::RunEvent, Status> {
     Ok(pb::RunEvent { kind: Some(kind) })
 }
 
-fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
+pub(crate) fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
     let (mx, my, mz) = camera::MOUNT;
     sensorsim::available_cameras_return::AvailableCamera {
         intrinsics: Some(sensorsim::CameraSpec {
@@ -565,7 +637,7 @@ fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
     }
 }
 
-async fn submit_observations(
+pub(crate) async fn submit_observations(
     driver: &mut DriverClient,
     session_uuid: &str,
     now_us: u64,
@@ -666,7 +738,7 @@ async fn submit_observations(
     Ok(())
 }
 
-fn to_plan(traj: Option<&common::Trajectory>, now_us: u64) -> Plan {
+pub(crate) fn to_plan(traj: Option<&common::Trajectory>, now_us: u64) -> Plan {
     let poses = traj
         .map(|t| {
             t.poses
@@ -682,7 +754,7 @@ fn to_plan(traj: Option<&common::Trajectory>, now_us: u64) -> Plan {
     Plan { poses }
 }
 
-fn timing(samples: &mut [Duration]) -> pb::Timing {
+pub(crate) fn timing(samples: &mut [Duration]) -> pb::Timing {
     if samples.is_empty() {
         return pb::Timing::default();
     }

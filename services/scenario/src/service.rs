@@ -13,7 +13,8 @@ use atlas_proto::scenario::scenario_runner_server::{ScenarioRunner, ScenarioRunn
 use atlas_rt::trace_context::TraceInterceptor;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use atlas_rt::balance::{self, Balanced, Pinned};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -50,6 +51,20 @@ pub struct Config {
     /// Directory of scenario files runnable by name.
     #[arg(long, env = "ATLAS_SCENARIOS_DIR", default_value = "scenarios")]
     pub scenarios_dir: PathBuf,
+    /// Directory of OpenDRIVE maps that OpenSCENARIO files name by map
+    /// name (`<LogicFile filepath="Town01"/>`).
+    #[arg(long, env = "ATLAS_MAPS_DIR", default_value = "maps")]
+    pub maps_dir: PathBuf,
+    /// Seconds between two resolutions of the bridge and policy names: each
+    /// resolves to all its replicas (Swarm `tasks.<service>`), runs are
+    /// spread over them and replicas that come or go are followed.
+    #[arg(
+        long = "resolve-interval-s",
+        env = "ATLAS_RESOLVE_INTERVAL_S",
+        default_value = "3",
+        value_parser = balance::parse_refresh
+    )]
+    pub resolve_interval: Duration,
     /// Runs served at once; more get RESOURCE_EXHAUSTED.
     #[arg(long, env = "ATLAS_MAX_RUNS", default_value_t = 16)]
     pub max_runs: usize,
@@ -61,28 +76,66 @@ pub struct Config {
 /// Failures of the service itself (not of a run).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid endpoint {addr}: {message}")]
-    Endpoint { addr: String, message: String },
+    #[error("invalid upstream address: {0}")]
+    Endpoint(#[from] balance::Error),
     #[error(transparent)]
     Serve(#[from] atlas_rt::Error),
 }
 
-fn endpoint(addr: &str) -> Result<Endpoint, Error> {
-    let uri = if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
-    Endpoint::from_shared(uri)
-        .map(|e| {
-            e.connect_timeout(Duration::from_secs(5))
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(30))
+/// Resolves `addr` to all its addresses, re-resolving every `refresh`:
+/// TCP_NODELAY, a 5 s connect timeout and 30 s HTTP/2 keep-alive pings on
+/// every connection.
+fn balanced(addr: &str, refresh: Duration) -> Result<Balanced, balance::Error> {
+    Balanced::new(
+        addr,
+        balance::Options {
+            refresh,
+            ..balance::Options::default()
+        },
+    )
+}
+
+/// The runtime's upstreams: the bridge and the default policy, each
+/// balanced over all its replicas.
+#[derive(Clone)]
+struct Upstreams {
+    sim: Balanced,
+    driver: Balanced,
+    refresh: Duration,
+}
+
+/// The clients of one run, each on one replica for the whole run: a world
+/// lives on one bridge and a policy session on one policy replica. The pins
+/// count against their replicas until dropped, so runs spread evenly.
+struct RunClients {
+    sim: SimClient,
+    driver: DriverClient,
+    _pins: [Pinned; 2],
+}
+
+impl Upstreams {
+    /// The policy of one run: the default, or the run's own address
+    /// (`options.driver_addr`; an invalid one is the caller's error).
+    fn driver_for(&self, addr: &str) -> Result<Balanced, Status> {
+        if addr.is_empty() {
+            return Ok(self.driver.clone());
+        }
+        balanced(addr, self.refresh)
+            .map_err(|e| Status::invalid_argument(format!("`options.driver_addr`: {e}")))
+    }
+
+    /// Pins one bridge replica and one replica of `driver` for a run.
+    async fn pin(&self, driver: &Balanced) -> Result<RunClients, Status> {
+        let unavailable = |what: &str, e: balance::Error| Status::unavailable(format!("{what}: {e}"));
+        let sim = self.sim.pin().await.map_err(|e| unavailable("bridge", e))?;
+        let drv = driver.pin().await.map_err(|e| unavailable("policy", e))?;
+        tracing::debug!(bridge = %sim.addr(), policy = %drv.addr(), "run pinned");
+        Ok(RunClients {
+            sim: sim_client(sim.channel()),
+            driver: driver_client(drv.channel()),
+            _pins: [sim, drv],
         })
-        .map_err(|e| Error::Endpoint {
-            addr: addr.into(),
-            message: e.to_string(),
-        })
+    }
 }
 
 fn sim_client(ch: Channel) -> SimClient {
@@ -102,8 +155,7 @@ fn driver_client(ch: Channel) -> DriverClient {
 
 struct Runner {
     config: Config,
-    sim: Channel,
-    driver: Channel,
+    upstreams: Upstreams,
     slots: Arc<Semaphore>,
 }
 
@@ -173,6 +225,85 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Reads an OpenSCENARIO request; `None` for other formats.
+    fn load_xosc(
+        &self,
+        req: &pb::RunScenarioRequest,
+        options: &pb::RunOptions,
+    ) -> Result<Option<crate::storyboard::XoscRun>, Status> {
+        use crate::storyboard::{is_xosc, load_path, load_source};
+        let maps = &self.config.maps_dir;
+        match &req.scenario {
+            Some(pb::run_scenario_request::Scenario::Path(path)) if is_xosc(path) => {
+                let file = self.locate(path)?;
+                load_path(&file, options.lenient, maps).map(Some)
+            }
+            Some(pb::run_scenario_request::Scenario::Source(src)) if is_xosc(&src.file_name) => {
+                load_source(src, options.lenient, maps).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn spawn_xosc(
+        &self,
+        x: crate::storyboard::XoscRun,
+        options: pb::RunOptions,
+        settings: RunSettings,
+    ) -> Result<Response<EventStream>, Status> {
+        // Check the ego choice before taking a slot.
+        crate::storyboard::choose_ego(&x.scenario, &options.ego)?;
+        let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "all {} run slots are busy; retry later",
+                self.config.max_runs
+            ))
+        })?;
+        let driver = self.upstreams.driver_for(&options.driver_addr)?;
+        let upstreams = self.upstreams.clone();
+        let (tx, rx) = mpsc::channel(64);
+        let span = tracing::info_span!("scenario.run", scenario = %x.name);
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                let RunClients {
+                    sim: simc,
+                    driver,
+                    _pins,
+                } = match upstreams.pin(&driver).await {
+                    Ok(c) => c,
+                    Err(status) => {
+                        tracing::warn!(error = %status.message(), "run failed");
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let outcome =
+                    crate::storyboard::run(x, &options, &settings, simc, driver, &tx).await;
+                let last = match outcome {
+                    Ok(runner::RunOutput { record, trace }) => {
+                        tracing::info!(status = %record.status, "run finished");
+                        Ok(pb::RunEvent {
+                            kind: Some(pb::run_event::Kind::Finished(pb::Finished {
+                                record: Some(record),
+                                trace,
+                            })),
+                        })
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "run failed");
+                        Err(Status::from(e))
+                    }
+                };
+                let _ = tx.send(last).await;
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
 type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::RunEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -186,31 +317,47 @@ impl ScenarioRunner for Runner {
     ) -> Result<Response<Self::RunScenarioStream>, Status> {
         let req = request.into_inner();
         let options = req.options.clone().unwrap_or_default();
-        let settings = RunSettings::from_options(&options, req.index).map_err(Status::from)?;
-        let (sc, map) = self.load(&req)?;
+        let mut settings =
+            RunSettings::from_options(&options, req.index).map_err(Status::from)?;
+        if let Some(x) = self.load_xosc(&req, &options)? {
+            return self.spawn_xosc(x, options, settings);
+        }
+        let (sc, map) = match crate::routes::from_request(
+            &req,
+            &self.config.scenarios_dir,
+            &mut settings,
+        )? {
+            Some(loaded) => loaded,
+            None => self.load(&req)?,
+        };
         let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!(
                 "all {} run slots are busy; retry later",
                 self.config.max_runs
             ))
         })?;
-        let driver_channel = if options.driver_addr.is_empty() {
-            self.driver.clone()
-        } else {
-            endpoint(&options.driver_addr)
-                .map_err(|e| Status::invalid_argument(format!("`options.driver_addr`: {e}")))?
-                .connect_lazy()
-        };
-        let simc = sim_client(self.sim.clone());
-        let driver = driver_client(driver_channel);
+        let driver = self.upstreams.driver_for(&options.driver_addr)?;
+        let upstreams = self.upstreams.clone();
         let (tx, rx) = mpsc::channel(64);
         let span = tracing::info_span!("scenario.run", scenario = %sc.name);
         tokio::spawn(
             async move {
                 let _permit = permit;
+                let RunClients {
+                    sim: simc,
+                    driver,
+                    _pins,
+                } = match upstreams.pin(&driver).await {
+                    Ok(c) => c,
+                    Err(status) => {
+                        tracing::warn!(error = %status.message(), "run failed");
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                };
                 let outcome = runner::run(&sc, map, &settings, simc, driver, &tx).await;
                 let last = match outcome {
-                    Ok(record) => {
+                    Ok(runner::RunOutput { record, trace }) => {
                         tracing::info!(
                             status = %record.status,
                             score = record.scores.as_ref().map_or(0.0, |s| s.score_composed),
@@ -219,6 +366,7 @@ impl ScenarioRunner for Runner {
                         Ok(pb::RunEvent {
                             kind: Some(pb::run_event::Kind::Finished(pb::Finished {
                                 record: Some(record),
+                                trace,
                             })),
                         })
                     }
@@ -300,15 +448,18 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let sim = endpoint(&config.bridge_addr)?.connect_lazy();
-    let driver = endpoint(&config.driver_addr)?.connect_lazy();
+    let upstreams = Upstreams {
+        sim: balanced(&config.bridge_addr, config.resolve_interval)?,
+        driver: balanced(&config.driver_addr, config.resolve_interval)?,
+        refresh: config.resolve_interval,
+    };
+    let (sim, driver) = (upstreams.sim.channel(), upstreams.driver.channel());
     let (health, health_service) = atlas_rt::health::Health::new(&[SERVICE_NAME]).await;
     let grace = Duration::from_secs_f64(config.grace_period_s.max(0.0));
     let runner = Runner {
         slots: Arc::new(Semaphore::new(config.max_runs.max(1))),
         config,
-        sim: sim.clone(),
-        driver: driver.clone(),
+        upstreams,
     };
 
     let (drain_tx, mut drain_rx) = tokio::sync::watch::channel(false);

@@ -66,11 +66,12 @@ fn map_for(
                     sc.file
                 ))
             })?;
-            let name = Path::new(&key)
+            let stem = Path::new(&key)
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or("road")
                 .to_owned();
+            let name = known_map(maps_dir, &stem, &xml).unwrap_or(stem);
             Ok((xml, name))
         }
         Some(RoadNetwork::Name(n)) => {
@@ -89,6 +90,28 @@ fn map_for(
             sc.file
         ))),
     }
+}
+
+/// The name the maps dir knows this road network by (`<name>.xodr` there
+/// or one directory down, with the same content), so records and artifacts
+/// can find it again.
+fn known_map(maps_dir: &Path, stem: &str, xml: &str) -> Option<String> {
+    let file = format!("{stem}.xodr");
+    let mut candidates = vec![(maps_dir.join(&file), stem.to_owned())];
+    if let Ok(rd) = std::fs::read_dir(maps_dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir()
+                && let Some(d) = p.file_name().and_then(|d| d.to_str())
+            {
+                candidates.push((p.join(&file), format!("{d}/{stem}")));
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|(p, _)| std::fs::read_to_string(p).is_ok_and(|t| t == xml))
+        .map(|(_, name)| name)
 }
 
 fn stem(file: &str) -> String {
@@ -427,11 +450,17 @@ async fn run_in_world(
     let wall_start = Instant::now();
     let file = x.scenario.file.clone();
     let world_id = created.world_id.as_str();
-    let map_name = created
-        .map
-        .as_ref()
-        .map(|m| m.name.clone())
-        .unwrap_or_default();
+    // The bridge names a map sent as XML generically; the record names it
+    // as the maps dir knows it.
+    let map_name = if x.map_name.is_empty() {
+        created
+            .map
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default()
+    } else {
+        x.map_name.clone()
+    };
     let external: Vec<String> = ego.iter().map(|s| s.to_string()).collect();
     let mut player =
         Player::new(x.scenario.clone(), map, Vec::new(), &external).map_err(play_err)?;
