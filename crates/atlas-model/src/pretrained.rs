@@ -99,6 +99,115 @@ pub fn default_dtype(device: &Device) -> DType {
     }
 }
 
+/// Oldest CUDA compute capability the model runs on (Volta): BF16 storage
+/// and the tensor-core paths candle uses need it.
+pub const MIN_COMPUTE_CAPABILITY: (i32, i32) = (7, 0);
+
+/// Free device memory demanded beyond the model's estimated need.
+pub const MEMORY_HEADROOM: f64 = 0.20;
+
+/// What a CUDA device offers, as the preflight checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CudaResources {
+    /// `(major, minor)`.
+    pub compute_capability: (i32, i32),
+    pub free_bytes: u64,
+    pub total_bytes: u64,
+}
+
+/// Queries the compute capability and free memory of a CUDA `device`.
+#[cfg(feature = "cuda")]
+pub fn cuda_resources(device: &Device) -> Result<CudaResources, Error> {
+    use candle_core::cuda_backend::cudarc::driver::result::mem_get_info;
+    use candle_core::cuda_backend::cudarc::driver::sys::CUdevice_attribute;
+    let dev = device
+        .as_cuda_device()
+        .map_err(|e| Error::Device(e.to_string()))?;
+    let stream = dev.cuda_stream();
+    let ctx = stream.context();
+    fn query(what: &str, e: impl std::fmt::Debug) -> Error {
+        Error::Device(format!("querying the GPU's {what}: {e:?}"))
+    }
+    let major = ctx
+        .attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+        .map_err(|e| query("compute capability", e))?;
+    let minor = ctx
+        .attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+        .map_err(|e| query("compute capability", e))?;
+    // The free-memory query reads the calling thread's current context.
+    ctx.bind_to_thread().map_err(|e| query("context", e))?;
+    let (free, total) = mem_get_info().map_err(|e| query("memory", e))?;
+    Ok(CudaResources {
+        compute_capability: (major, minor),
+        free_bytes: free as u64,
+        total_bytes: total as u64,
+    })
+}
+
+/// Without the `cuda` feature there is no CUDA device to query.
+#[cfg(not(feature = "cuda"))]
+pub fn cuda_resources(_device: &Device) -> Result<CudaResources, Error> {
+    Err(Error::Device(
+        "this build has no CUDA support: rebuild with `--features cuda` (CUDA toolkit \
+         required) or use --device cpu"
+            .into(),
+    ))
+}
+
+/// Device memory the model needs to answer batches of up to `max_batch`
+/// in `dtype`: the weights, the largest live activations of one forward
+/// pass (convolution maps, the fusion sequence, attention scores, the MLP
+/// hidden layer, a few of each alive at once), and a fixed allowance for
+/// the cuBLAS/cuDNN workspaces and the CUDA context's own allocations.
+pub fn device_memory_need(
+    cfg: &ModelConfig,
+    parameters: usize,
+    dtype: DType,
+    max_batch: usize,
+) -> u64 {
+    const WORKSPACE: u64 = 64 << 20;
+    const LIVE_COPIES: u64 = 4;
+    let (h, w) = (cfg.image_height as u64, cfg.image_width as u64);
+    let [c1, c2, c3] = cfg.stem_channels.map(|c| c as u64);
+    let conv = 3 * h * w + c1 * (h / 2) * (w / 2) + c2 * (h / 4) * (w / 4) + c3 * (h / 8) * (w / 8);
+    let s = cfg.sequence_len() as u64;
+    let d = cfg.d_model as u64;
+    let fusion = 3 * s * d + (cfg.num_heads as u64) * s * s + s * (cfg.d_ff as u64);
+    let head = 3 * d + cfg.d_ff as u64 + 3 * cfg.horizon as u64;
+    let per_sample = (conv + fusion + head) * LIVE_COPIES;
+    let elem = dtype.size_in_bytes() as u64;
+    parameters as u64 * elem + per_sample * max_batch.max(1) as u64 * elem + WORKSPACE
+}
+
+/// The preflight's decision on a CUDA device: compute capability at least
+/// [`MIN_COMPUTE_CAPABILITY`] and free memory at least `need` plus
+/// [`MEMORY_HEADROOM`]. The message says what to do.
+pub fn check_cuda(res: &CudaResources, need: u64) -> Result<(), String> {
+    let (major, minor) = res.compute_capability;
+    if (major, minor) < MIN_COMPUTE_CAPABILITY {
+        return Err(format!(
+            "the GPU has compute capability {major}.{minor}, the model needs at least {}.{} \
+             (Volta or newer): use a newer GPU or --device cpu",
+            MIN_COMPUTE_CAPABILITY.0, MIN_COMPUTE_CAPABILITY.1
+        ));
+    }
+    let want = (need as f64 * (1.0 + MEMORY_HEADROOM)).ceil() as u64;
+    if res.free_bytes < want {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        return Err(format!(
+            "the GPU has {:.0} MiB free of {:.0} MiB, the model needs {:.0} MiB plus {:.0} % \
+             ({:.0} MiB): free GPU memory (other processes, `nvidia-smi`), lower \
+             --batch-max-size, or use --device cpu",
+            mib(res.free_bytes),
+            mib(res.total_bytes),
+            mib(need),
+            MEMORY_HEADROOM * 100.0,
+            mib(want)
+        ));
+    }
+    Ok(())
+}
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -335,6 +444,38 @@ mod tests {
         std::fs::remove_file(tmp.path().join(CHECKSUM_FILE)).unwrap();
         let e = load(tmp.path(), &Device::Cpu).unwrap_err().to_string();
         assert!(e.contains("sha256sum"), "{e}");
+    }
+
+    #[test]
+    fn cuda_checks_capability_and_memory_with_headroom() {
+        let cfg = ModelConfig::default();
+        let params = 408_000;
+        let one = device_memory_need(&cfg, params, DType::BF16, 1);
+        let eight = device_memory_need(&cfg, params, DType::BF16, 8);
+        let eight_f32 = device_memory_need(&cfg, params, DType::F32, 8);
+        assert!(one > params as u64 * 2 && eight > one && eight_f32 > eight);
+        let gpu = |cc, free| CudaResources {
+            compute_capability: cc,
+            free_bytes: free,
+            total_bytes: 16 << 30,
+        };
+        check_cuda(&gpu((8, 6), 8 << 30), eight).unwrap();
+        check_cuda(&gpu((7, 0), 8 << 30), eight).unwrap();
+        let e = check_cuda(&gpu((6, 1), 8 << 30), eight).unwrap_err();
+        assert!(
+            e.contains("6.1") && e.contains("7.0") && e.contains("--device cpu"),
+            "{e}"
+        );
+        // Exactly the need is not enough: 20 % more is required.
+        let e = check_cuda(&gpu((8, 0), eight), eight).unwrap_err();
+        assert!(e.contains("20 %") && e.contains("--batch-max-size"), "{e}");
+        let just = (eight as f64 * 1.2).ceil() as u64;
+        check_cuda(&gpu((8, 0), just), eight).unwrap();
+        check_cuda(&gpu((8, 0), just - 1), eight).unwrap_err();
+        if !candle_core::utils::cuda_is_available() {
+            let e = cuda_resources(&Device::Cpu).unwrap_err().to_string();
+            assert!(e.contains("--features cuda"), "{e}");
+        }
     }
 
     #[test]

@@ -101,6 +101,105 @@ impl Default for TrainOptions {
     }
 }
 
+/// Command-line flags of a training run, shared by `atlas-model train` and
+/// `atlas train`; [`TrainArgs::options`] turns them into [`TrainOptions`].
+#[derive(clap::Args, Clone, Debug)]
+pub struct TrainArgs {
+    /// Model directory to write (config.json, model.safetensors, checksum,
+    /// train_log.jsonl).
+    #[arg(long, default_value = "models/atlas-drive-v1")]
+    pub out: PathBuf,
+    /// Architecture as a config.json; the built-in default otherwise.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// OpenDRIVE maps to drive on (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', default_values = ["maps/Town01.xodr", "maps/Town02.xodr"])]
+    pub maps: Vec<PathBuf>,
+    /// Demonstration episodes to collect.
+    #[arg(long, default_value_t = 300)]
+    pub episodes: usize,
+    /// Longest episode in 0.1 s steps.
+    #[arg(long, default_value_t = 250)]
+    pub episode_steps: usize,
+    /// Strength of the control perturbations while collecting.
+    #[arg(long, default_value_t = 1.0)]
+    pub noise: f64,
+    /// Share of episodes held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// AdamW steps.
+    #[arg(long, default_value_t = 4000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 200)]
+    pub warmup_steps: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Steps between loss-log lines.
+    #[arg(long, default_value_t = 25)]
+    pub log_every: usize,
+    /// Steps between validations (and checkpoints).
+    #[arg(long, default_value_t = 500)]
+    pub eval_every: usize,
+    /// Loss log (JSON lines); default `<out>/train_log.jsonl`.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Start from this model directory's weights (fine-tuning).
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
+    /// Loss weight shift from the far to the near poses (0 = uniform).
+    #[arg(long, default_value_t = 1.0)]
+    pub horizon_decay: f64,
+    /// Sampling weight of demonstrations with an obstacle close ahead.
+    #[arg(long, default_value_t = 1.0)]
+    pub obstacle_weight: f64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The run these flags describe; reads and checks `--config`.
+    pub fn options(&self) -> Result<TrainOptions, Error> {
+        let model = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                ModelConfig::from_json(&text, &p.display().to_string())?
+            }
+            None => ModelConfig::default(),
+        };
+        let opts = TrainOptions {
+            model,
+            maps: self.maps.clone(),
+            episodes: self.episodes,
+            episode_steps: self.episode_steps,
+            noise: self.noise,
+            val_fraction: self.val_fraction,
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            warmup_steps: self.warmup_steps,
+            seed: self.seed,
+            log_every: self.log_every,
+            eval_every: self.eval_every,
+            out: self.out.clone(),
+            log: self.log.clone(),
+            init_from: self.init_from.clone(),
+            horizon_decay: self.horizon_decay,
+            obstacle_weight: self.obstacle_weight,
+            progress: !self.quiet,
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
 impl TrainOptions {
     pub fn validate(&self) -> Result<(), Error> {
         self.model.validate()?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use atlas_model::collect::{self, Driver, EpisodeResult};
-use atlas_model::train::{self, TrainOptions};
+use atlas_model::train::{self, TrainArgs};
 use atlas_model::{DeviceChoice, ModelConfig};
 use clap::{Parser, Subcommand};
 
@@ -37,66 +37,16 @@ enum Command {
     /// Measure inference latency percentiles and throughput on encoded
     /// inputs from a simulator episode.
     Latency(LatencyArgs),
+    /// Write a parity fixture for other implementations of the network:
+    /// encoded inputs from a simulator episode and this model's outputs,
+    /// as safetensors (`image`, `ego`, `route`, `tokens` (i64),
+    /// `token_mask`, `output`).
+    ExportFixture(FixtureArgs),
     /// Load a model directory, verify it and print its summary.
     Info {
         #[arg(long, default_value = "models/atlas-drive-v1")]
         model_dir: PathBuf,
     },
-}
-
-#[derive(clap::Args, Debug)]
-struct TrainArgs {
-    /// Model directory to write (config.json, model.safetensors, checksum,
-    /// train_log.jsonl).
-    #[arg(long, default_value = "models/atlas-drive-v1")]
-    out: PathBuf,
-    /// Architecture as a config.json; the built-in default otherwise.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// OpenDRIVE maps to drive on (repeat or comma-separate).
-    #[arg(long, value_delimiter = ',', default_values = ["maps/Town01.xodr", "maps/Town02.xodr"])]
-    maps: Vec<PathBuf>,
-    #[arg(long, default_value_t = 300)]
-    episodes: usize,
-    /// Longest episode in 0.1 s steps.
-    #[arg(long, default_value_t = 250)]
-    episode_steps: usize,
-    /// Strength of the control perturbations while collecting.
-    #[arg(long, default_value_t = 1.0)]
-    noise: f64,
-    #[arg(long, default_value_t = 0.1)]
-    val_fraction: f64,
-    #[arg(long, default_value_t = 4000)]
-    steps: usize,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
-    #[arg(long, default_value_t = 1e-4)]
-    weight_decay: f64,
-    #[arg(long, default_value_t = 200)]
-    warmup_steps: usize,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    #[arg(long, default_value_t = 25)]
-    log_every: usize,
-    #[arg(long, default_value_t = 500)]
-    eval_every: usize,
-    /// Loss log (JSON lines); default `<out>/train_log.jsonl`.
-    #[arg(long)]
-    log: Option<PathBuf>,
-    /// Start from this model directory's weights (fine-tuning).
-    #[arg(long)]
-    init_from: Option<PathBuf>,
-    /// Loss weight shift from the far to the near poses (0 = uniform).
-    #[arg(long, default_value_t = 1.0)]
-    horizon_decay: f64,
-    /// Sampling weight of demonstrations with an obstacle close ahead.
-    #[arg(long, default_value_t = 1.0)]
-    obstacle_weight: f64,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,6 +86,22 @@ struct LatencyArgs {
     iters: usize,
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
+    /// Time only the forward pass on ready input tensors and the copy of
+    /// its output to the host (what bench/torch times in PyTorch), not the
+    /// stacking of encoded features.
+    #[arg(long)]
+    forward_only: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct FixtureArgs {
+    #[arg(long, env = "ATLAS_MODEL_DIR", default_value = "models/atlas-drive-v1")]
+    model_dir: PathBuf,
+    /// Samples in the fixture.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    #[arg(long)]
+    out: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -144,6 +110,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(a) => run_eval(a),
         Command::Latency(a) => run_latency(a),
         Command::OpenLoop(a) => run_open_loop(a),
+        Command::ExportFixture(a) => run_export_fixture(a),
         Command::Info { model_dir } => {
             let device = DeviceChoice::Cpu.open()?;
             let m = atlas_model::load(&model_dir, &device)?;
@@ -161,37 +128,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {
-    let model = match &a.config {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            ModelConfig::from_json(&text, &p.display().to_string())?
-        }
-        None => ModelConfig::default(),
-    };
-    let opts = TrainOptions {
-        model,
-        maps: a.maps,
-        episodes: a.episodes,
-        episode_steps: a.episode_steps,
-        noise: a.noise,
-        val_fraction: a.val_fraction,
-        steps: a.steps,
-        batch_size: a.batch_size,
-        lr: a.lr,
-        weight_decay: a.weight_decay,
-        warmup_steps: a.warmup_steps,
-        seed: a.seed,
-        log_every: a.log_every,
-        eval_every: a.eval_every,
-        out: a.out,
-        log: a.log,
-        init_from: a.init_from,
-        horizon_decay: a.horizon_decay,
-        obstacle_weight: a.obstacle_weight,
-        progress: !a.quiet,
-    };
-    let report = train::train(&opts)?;
+    let report = train::train(&a.options()?)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
@@ -257,17 +194,13 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_latency(a: LatencyArgs) -> anyhow::Result<()> {
-    let device = a.device.open()?;
-    let loaded = atlas_model::load(&a.model_dir, &device)?;
-    let model = &loaded.model;
-    let cfg = model.config().clone();
-    // Real inputs: one expert episode on Town01.
+/// Real model inputs: one expert episode on Town01.
+fn episode_inputs(cfg: &ModelConfig) -> anyhow::Result<Vec<collect::Demo>> {
     let maps = collect::load_maps(&[PathBuf::from("maps/Town01.xodr")])?;
     let mut demos = Vec::new();
     let spec = collect::episode_spec(1, 99, 0, 64);
     collect::run_episode(
-        &cfg,
+        cfg,
         &maps,
         &spec,
         0,
@@ -275,17 +208,77 @@ fn run_latency(a: LatencyArgs) -> anyhow::Result<()> {
         Some(&mut demos),
     )?;
     anyhow::ensure!(!demos.is_empty(), "the episode produced no inputs");
+    Ok(demos)
+}
+
+fn run_export_fixture(a: FixtureArgs) -> anyhow::Result<()> {
+    use candle_core::{DType, Device, Tensor};
+    anyhow::ensure!(a.batch > 0, "--batch must be positive");
+    let loaded = atlas_model::load(&a.model_dir, &Device::Cpu)?;
+    let model = &loaded.model;
+    let cfg = model.config().clone();
+    let demos = episode_inputs(&cfg)?;
+    // Spread the samples over the episode (different speeds and views).
+    let stride = (demos.len() / a.batch).max(1);
+    let feats: Vec<&atlas_model::Features> = (0..a.batch)
+        .map(|i| &demos[(i * stride) % demos.len()].features)
+        .collect();
+    let batch = atlas_model::Batch::new(&cfg, &feats, &Device::Cpu, DType::F32)?;
+    let output = model.forward(&batch)?;
+    let tensors: std::collections::HashMap<String, Tensor> = [
+        ("image", batch.image.clone()),
+        ("ego", batch.ego.clone()),
+        ("route", batch.route.clone()),
+        ("tokens", batch.tokens.to_dtype(DType::I64)?),
+        ("token_mask", batch.token_mask.clone()),
+        ("output", output),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(parent) = a.out.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    candle_core::safetensors::save(&tensors, &a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "{}: {} samples from {} (sha256 {})",
+        a.out.display(),
+        a.batch,
+        a.model_dir.display(),
+        loaded.sha256
+    );
+    Ok(())
+}
+
+fn run_latency(a: LatencyArgs) -> anyhow::Result<()> {
+    let device = a.device.open()?;
+    let loaded = atlas_model::load(&a.model_dir, &device)?;
+    let model = &loaded.model;
+    let cfg = model.config().clone();
+    let demos = episode_inputs(&cfg)?;
     for &b in &a.batch {
         anyhow::ensure!(b > 0, "batch sizes must be positive");
         let feats: Vec<&atlas_model::Features> =
             (0..b).map(|i| &demos[i % demos.len()].features).collect();
+        let batch = atlas_model::Batch::new(&cfg, &feats, model.device(), model.dtype())?;
+        let once = || -> anyhow::Result<()> {
+            if a.forward_only {
+                let out = model.forward(&batch)?;
+                std::hint::black_box(out.to_dtype(candle_core::DType::F32)?.to_vec3::<f32>()?);
+            } else {
+                std::hint::black_box(atlas_model::predict(model, &feats)?);
+            }
+            Ok(())
+        };
         for _ in 0..20 {
-            atlas_model::predict(model, &feats)?;
+            once()?;
         }
         let mut times: Vec<f64> = Vec::with_capacity(a.iters);
         for _ in 0..a.iters.max(1) {
             let t = std::time::Instant::now();
-            atlas_model::predict(model, &feats)?;
+            once()?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
