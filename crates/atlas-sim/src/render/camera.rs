@@ -195,19 +195,30 @@ impl Camera {
                     raster.sample_row(map, start, step, &mut row);
                     depth[v * w..(v + 1) * w].fill(t as f32);
                 }
-                for (u, &cls) in row.iter().enumerate() {
+                let len_at = |u: usize| {
                     let x = x0 + u as f64 * inv_fx;
                     let (dx, dy) = (base[0] - x * left[0], base[1] - x * left[1]);
-                    let len = (dx * dx + dy * dy + dz * dz).sqrt();
-                    let colour = if ground_row {
+                    (dx * dx + dy * dy + dz * dz).sqrt()
+                };
+                if ground_row {
+                    for (u, &cls) in row.iter().enumerate() {
                         let class = if cls < 8 { cls as usize } else { 0 };
-                        hazed[class][haze_index(t * len)]
-                    } else if dz < -1e-9 {
-                        HAZE
-                    } else {
-                        sky_fast(dz / len, sky_c)
-                    };
-                    img.put(u, v, colour);
+                        img.put(u, v, hazed[class][haze_index(t * len_at(u))]);
+                    }
+                } else if dz < -1e-9 {
+                    for u in 0..w {
+                        img.put(u, v, HAZE);
+                    }
+                } else {
+                    // The sky changes slowly along a row: one colour per
+                    // run of four pixels, taken at the run's middle.
+                    for u0 in (0..w).step_by(4) {
+                        let n = (w - u0).min(4);
+                        let c = sky_fast(dz / len_at(u0 + n / 2), sky_c);
+                        for u in u0..u0 + n {
+                            img.put(u, v, c);
+                        }
+                    }
                 }
                 continue;
             }
