@@ -6,8 +6,14 @@
 //! - [`client`]: running scenario files against a scenario runtime.
 //! - [`results`]: Leaderboard-shaped results JSON and the result table.
 //! - [`probe`]: the `grpc_health_probe`-compatible health check.
+//! - [`suite`]: suites of runs with a resumable manifest, and A/B comparison.
+//! - [`report`]: the static HTML report of a suite.
+//! - [`bench`]: the closed-loop step breakdown and suite throughput.
 
+pub mod bench;
 pub mod client;
 pub mod local;
 pub mod probe;
+pub mod report;
 pub mod results;
+pub mod suite;

@@ -32,6 +32,17 @@ enum Command {
     /// Serve one service on its own (the same as its own binary).
     #[command(subcommand)]
     Serve(ServeCommand),
+    /// Suites: many runs over one or more scenario runtimes, resumable; A/B comparison.
+    #[command(subcommand)]
+    Suite(SuiteCommand),
+    /// Write a static HTML report (report.html) of a suite output directory.
+    Report {
+        /// The suite's output directory (holding manifest.json).
+        #[arg(env = "ATLAS_REPORT_DIR")]
+        dir: PathBuf,
+    },
+    /// Measure one control step phase by phase, and suite throughput.
+    Bench(BenchArgs),
     /// Check a gRPC server's health (same flags and exit codes as grpc_health_probe).
     #[command(disable_help_flag = true)]
     Probe {
@@ -48,6 +59,111 @@ enum ServeCommand {
     Vla(atlas_vla::Config),
     /// The scenario runtime (atlas.scenario.v1), as `atlas-scenario`.
     Scenario(atlas_scenario::Config),
+}
+
+#[derive(Subcommand)]
+enum SuiteCommand {
+    /// Run a suite file: files × policies × seeds × repetitions.
+    ///
+    /// Exits 0 only when every selected run has a result.
+    Run(SuiteRunArgs),
+    /// Compare two suite outputs (A is the reference, deltas are B - A).
+    Compare(SuiteCompareArgs),
+}
+
+#[derive(clap::Args)]
+struct SuiteRunArgs {
+    /// The suite file (TOML).
+    #[arg(env = "ATLAS_SUITE")]
+    suite: PathBuf,
+    /// Output directory (manifest, results, metrics, per-run files). Default:
+    /// --artifact-dir when given, else results/<suite name>.
+    #[arg(long, env = "ATLAS_OUT")]
+    out: Option<PathBuf>,
+    /// Where a one-shot task leaves its artifacts; defaults to $SAKURA_ARTIFACT_DIR.
+    #[arg(long, env = "ATLAS_ARTIFACT_DIR")]
+    artifact_dir: Option<PathBuf>,
+    /// Scenario runtimes, comma-separated (host:port or URIs); without it the
+    /// services start in this process.
+    #[arg(long, env = "ATLAS_SCENARIO_ADDR")]
+    scenario_addr: Option<String>,
+    /// Runs at once (overrides the suite file).
+    #[arg(long, env = "ATLAS_CONCURRENCY")]
+    concurrency: Option<usize>,
+    /// Wall seconds per attempt before a hedged retry (overrides the suite file).
+    #[arg(long, env = "ATLAS_RUN_DEADLINE_S")]
+    deadline_s: Option<f64>,
+    /// Attempts per run (overrides the suite file).
+    #[arg(long, env = "ATLAS_MAX_ATTEMPTS")]
+    max_attempts: Option<u32>,
+    /// Continue the manifest in the output directory: run only what has no result.
+    #[arg(long, env = "ATLAS_RESUME")]
+    resume: bool,
+    /// List what would run and stop.
+    #[arg(long, env = "ATLAS_DRY_RUN")]
+    dry_run: bool,
+    /// Run at most N of the runs still without a result.
+    #[arg(long, env = "ATLAS_LIMIT")]
+    limit: Option<usize>,
+    /// Maps for the in-process bridge.
+    #[arg(long, env = "ATLAS_MAPS_DIR", default_value = "maps")]
+    maps_dir: PathBuf,
+    /// No progress bar or per-run lines.
+    #[arg(long, env = "ATLAS_QUIET")]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct SuiteCompareArgs {
+    /// Output directory of suite A (the reference).
+    a: PathBuf,
+    /// Output directory of suite B.
+    b: PathBuf,
+    /// Where compare.json, diff.csv and diff_samples.jsonl go.
+    #[arg(long, default_value = "compare")]
+    out: PathBuf,
+    /// The policy of A to compare, when A ran several.
+    #[arg(long)]
+    policy_a: Option<String>,
+    /// The policy of B to compare, when B ran several.
+    #[arg(long)]
+    policy_b: Option<String>,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 10_000)]
+    resamples: usize,
+    /// Bootstrap RNG seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Scenario whose map and ego start the step measurements use.
+    #[arg(long, default_value = "scenarios/town01_straight_clear.toml")]
+    scenario: PathBuf,
+    #[arg(long, env = "ATLAS_MAPS_DIR", default_value = "maps")]
+    maps_dir: PathBuf,
+    /// Control steps measured.
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    /// Background vehicles in the measured world.
+    #[arg(long, default_value_t = 0)]
+    traffic: u32,
+    /// Policy of the in-process policy service: baseline or model.
+    #[arg(long, default_value = "baseline")]
+    policy: String,
+    /// Runs of the throughput suite (0 skips it).
+    #[arg(long, default_value_t = 12)]
+    suite_runs: usize,
+    /// Runs at once in the throughput suite.
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
+    /// Simulated seconds per suite run.
+    #[arg(long, default_value_t = 10.0)]
+    run_timeout_s: f64,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -123,7 +239,7 @@ fn main() -> anyhow::Result<()> {
         _ => "atlas",
     };
     let default_log = match &cli.command {
-        Command::Run(_) => "warn",
+        Command::Run(_) | Command::Suite(_) | Command::Report { .. } | Command::Bench(_) => "warn",
         _ => "info",
     };
     rt.block_on(async move {
@@ -131,10 +247,99 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Up(args) => up(args).await,
+            Command::Suite(cmd) => suite(cmd).await,
+            Command::Bench(a) => {
+                let v = atlas::bench::run(atlas::bench::BenchConfig {
+                    scenario: a.scenario,
+                    maps_dir: a.maps_dir,
+                    steps: a.steps,
+                    traffic: a.traffic,
+                    policy: a.policy,
+                    suite_runs: a.suite_runs,
+                    concurrency: a.concurrency,
+                    run_timeout_s: a.run_timeout_s,
+                })
+                .await?;
+                print!("{}", atlas::bench::table(&v));
+                if let Some(p) = a.json {
+                    atlas::suite::manifest::write_atomic(&p, &serde_json::to_vec_pretty(&v)?)?;
+                }
+                Ok(())
+            }
+            Command::Report { dir } => {
+                let path = atlas::report::write(&dir)?;
+                println!("{}", path.display());
+                Ok(())
+            }
             Command::Serve(service) => serve(service).await,
             Command::Probe { .. } => unreachable!("handled above"),
         }
     })
+}
+
+async fn suite(cmd: SuiteCommand) -> anyhow::Result<()> {
+    match cmd {
+        SuiteCommand::Run(a) => {
+            let artifact_dir = a
+                .artifact_dir
+                .or_else(|| std::env::var_os("SAKURA_ARTIFACT_DIR").map(PathBuf::from))
+                .filter(|p| !p.as_os_str().is_empty());
+            let out = match (a.out, artifact_dir) {
+                (Some(o), _) => o,
+                (None, Some(d)) => d,
+                (None, None) => {
+                    let stem = a
+                        .suite
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "suite".into());
+                    PathBuf::from("results").join(stem)
+                }
+            };
+            let summary = atlas::suite::run(atlas::suite::RunConfig {
+                suite: a.suite,
+                out,
+                scenario_addrs: a
+                    .scenario_addr
+                    .as_deref()
+                    .map(atlas::suite::parse_addrs)
+                    .unwrap_or_default(),
+                concurrency: a.concurrency,
+                deadline_s: a.deadline_s,
+                max_attempts: a.max_attempts,
+                resume: a.resume,
+                dry_run: a.dry_run,
+                limit: a.limit,
+                maps_dir: a.maps_dir,
+                progress: !a.quiet,
+            })
+            .await?;
+            if summary.failed > 0 || summary.finished < summary.selected && !a.dry_run {
+                bail!(
+                    "{} of {} runs have no result",
+                    summary.selected - summary.finished,
+                    summary.selected
+                );
+            }
+            Ok(())
+        }
+        SuiteCommand::Compare(a) => {
+            let opts = atlas::suite::compare::Options {
+                policy_a: a.policy_a,
+                policy_b: a.policy_b,
+                resamples: a.resamples,
+                seed: a.seed,
+                level: 0.95,
+            };
+            let summary = atlas::suite::compare::compare(&a.a, &a.b, &a.out, &opts)?;
+            print!("{}", atlas::suite::compare::table(&summary));
+            eprintln!(
+                "wrote {0}/compare.json, {0}/diff.csv, {0}/diff_samples.jsonl",
+                a.out.display()
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn serve(service: ServeCommand) -> anyhow::Result<()> {

@@ -1,0 +1,621 @@
+//! `atlas bench`: what one closed-loop control step costs, phase by phase,
+//! and how many runs per second a suite gets through.
+//!
+//! Three measurements:
+//!
+//! 1. Engine, in this process on the scenario's map: the two world steps of
+//!    a control step (simulation), the camera render, the JPEG encoding.
+//! 2. The closed loop over loopback gRPC against the in-process services,
+//!    driven the way the runtime drives it: the bridge `Step` (with the
+//!    render and encoding of 1 on the bridge's side), each egodriver call
+//!    (`submit_image_observation`, `submit_egomotion_observation`,
+//!    `submit_route`, `drive` — the policy's inference is inside `drive`),
+//!    and the controller.
+//! 3. A suite of the scenario over several seeds through the scenario
+//!    runtime: runs per second and the runtime's own per-run step timing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use atlas_proto::{common, egodriver, sensorsim, sim};
+use atlas_scenario::controller::{Control, Controller, ControllerConfig, Plan};
+use atlas_scenario::geometry::{Pose2, optical_mount};
+use atlas_scenario::runner::camera;
+use atlas_scenario::scenario::{MapRef, Placement};
+use serde_json::{Value, json};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    pub scenario: PathBuf,
+    pub maps_dir: PathBuf,
+    /// Control steps of the engine and closed-loop measurements.
+    pub steps: usize,
+    /// Background vehicles in the measured worlds.
+    pub traffic: u32,
+    /// `baseline` or `model`.
+    pub policy: String,
+    /// Runs of the throughput suite (0 skips it) and how many at once.
+    pub suite_runs: usize,
+    pub concurrency: usize,
+    /// Simulated seconds per suite run.
+    pub run_timeout_s: f64,
+}
+
+/// Percentiles of a phase, milliseconds.
+fn stats(name: &str, v: &mut [f64]) -> Value {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v[((v.len() - 1) as f64 * q).round() as usize]
+        }
+    };
+    let mean = if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    json!({ "phase": name, "n": v.len(), "p50_ms": at(0.5), "p99_ms": at(0.99), "mean_ms": mean })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn lane_start(p: &Placement) -> anyhow::Result<(String, i32, f64, f64)> {
+    match p {
+        Placement::Lane {
+            road,
+            lane,
+            s,
+            offset,
+        } => Ok((road.clone(), *lane, *s, *offset)),
+        _ => bail!(
+            "the bench needs a scenario whose ego starts on a lane (`ego.start = {{ road, lane, s }}`)"
+        ),
+    }
+}
+
+/// 1. Simulation, rendering and encoding in this process.
+fn engine(
+    cfg: &BenchConfig,
+    map_file: &Path,
+    start: &(String, i32, f64, f64),
+) -> anyhow::Result<Vec<Value>> {
+    use atlas_sim::{
+        ActorKind, ActorSpec, Behavior, CameraSpec, Dimensions, LanePosition, Map, Pose,
+        SensorSpec, VehicleControl, World,
+    };
+    let map =
+        Arc::new(Map::from_file(map_file).map_err(|e| anyhow!("{}: {e}", map_file.display()))?);
+    map.raster().build_all(&map);
+    let mut w = World::new(map.clone(), 0.05, 1).map_err(|e| anyhow!("{e}"))?;
+    let (ego, _) = w
+        .spawn(ActorSpec {
+            kind: ActorKind::Vehicle,
+            role: "ego".into(),
+            name: "ego".into(),
+            placement: atlas_sim::Placement::Lane(LanePosition {
+                road_id: start.0.clone(),
+                lane_id: start.1,
+                s: start.2,
+                offset: start.3,
+            }),
+            speed: 0.0,
+            dimensions: Dimensions::UNSET,
+            behavior: Behavior::External,
+        })
+        .map_err(|e| anyhow!("ego: {e}"))?;
+    if cfg.traffic > 0 {
+        w.spawn_traffic(cfg.traffic, 0, 1)
+            .map_err(|e| anyhow!("traffic: {e}"))?;
+    }
+    let (mx, my, mz) = camera::MOUNT;
+    let cam = w
+        .attach_sensor(
+            ego,
+            camera::LOGICAL_ID,
+            SensorSpec::Camera(CameraSpec {
+                width: camera::WIDTH,
+                height: camera::HEIGHT,
+                fov_deg: camera::HFOV_DEG,
+                fx: camera::focal(),
+                fy: camera::focal(),
+                cx: camera::WIDTH as f64 / 2.0,
+                cy: camera::HEIGHT as f64 / 2.0,
+                mount: Pose {
+                    x: mx,
+                    y: my,
+                    z: mz,
+                    ..Pose::default()
+                },
+            }),
+        )
+        .map_err(|e| anyhow!("camera: {e}"))?;
+    let (mut sim_ms, mut render_ms, mut encode_ms) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..cfg.steps {
+        w.set_control(
+            ego,
+            VehicleControl {
+                throttle: 0.4,
+                brake: 0.0,
+                steer: 0.0,
+            },
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+        let t = Instant::now();
+        w.step();
+        w.step();
+        sim_ms.push(ms(t.elapsed()));
+        let t = Instant::now();
+        let frame = w.render(cam).map_err(|e| anyhow!("render: {e}"))?;
+        render_ms.push(ms(t.elapsed()));
+        let t = Instant::now();
+        let jpeg = atlas_sim::encode(
+            &frame.image,
+            atlas_sim::Encoding::Jpeg {
+                quality: camera::JPEG_QUALITY as u8,
+            },
+        )
+        .map_err(|e| anyhow!("encode: {e}"))?;
+        encode_ms.push(ms(t.elapsed()));
+        std::hint::black_box(jpeg);
+    }
+    Ok(vec![
+        stats("simulation (2 world steps)", &mut sim_ms),
+        stats("rendering (320x180 camera)", &mut render_ms),
+        stats("image encoding (JPEG q90)", &mut encode_ms),
+    ])
+}
+
+fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
+    let (mx, my, mz) = camera::MOUNT;
+    sensorsim::available_cameras_return::AvailableCamera {
+        intrinsics: Some(sensorsim::CameraSpec {
+            camera_param: Some(sensorsim::camera_spec::CameraParam::OpencvPinholeParam(
+                sensorsim::OpenCvPinholeCameraParam {
+                    principal_point_x: camera::WIDTH as f64 / 2.0,
+                    principal_point_y: camera::HEIGHT as f64 / 2.0,
+                    focal_length_x: camera::focal(),
+                    focal_length_y: camera::focal(),
+                    ..Default::default()
+                },
+            )),
+            logical_id: camera::LOGICAL_ID.into(),
+            resolution_h: camera::HEIGHT,
+            resolution_w: camera::WIDTH,
+            shutter_type: sensorsim::ShutterType::Global as i32,
+            ..Default::default()
+        }),
+        rig_to_camera: Some(optical_mount(mx, my, mz, 0.0)),
+        logical_id: camera::LOGICAL_ID.into(),
+    }
+}
+
+async fn channel(addr: std::net::SocketAddr) -> anyhow::Result<tonic::transport::Channel> {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))
+}
+
+/// 2. The closed loop over gRPC, phase by phase.
+async fn closed_loop(
+    cfg: &BenchConfig,
+    bridge: std::net::SocketAddr,
+    vla: std::net::SocketAddr,
+    map_name: &str,
+    start: &(String, i32, f64, f64),
+) -> anyhow::Result<Vec<Value>> {
+    let max = atlas_rt::serve::MAX_MESSAGE_BYTES;
+    let mut simc = sim::simulator_client::SimulatorClient::new(channel(bridge).await?)
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let mut driver =
+        egodriver::egodriver_service_client::EgodriverServiceClient::new(channel(vla).await?)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+    let world = simc
+        .create_world(sim::CreateWorldRequest {
+            map: Some(sim::create_world_request::Map::MapName(map_name.into())),
+            fixed_delta_s: 0.05,
+            seed: 1,
+            label: "bench".into(),
+        })
+        .await?
+        .into_inner();
+    let world_id = world.world_id.clone();
+    let ego = simc
+        .spawn_actor(sim::SpawnActorRequest {
+            world_id: world_id.clone(),
+            kind: sim::ActorKind::Vehicle as i32,
+            role: "ego".into(),
+            name: "ego".into(),
+            placement: Some(sim::spawn_actor_request::Placement::LanePosition(
+                sim::LanePosition {
+                    road_id: start.0.clone(),
+                    lane_id: start.1,
+                    s: start.2,
+                    offset: start.3,
+                },
+            )),
+            behavior: Some(sim::Behavior {
+                kind: Some(sim::behavior::Kind::External(sim::behavior::External {})),
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    if cfg.traffic > 0 {
+        simc.spawn_traffic(sim::SpawnTrafficRequest {
+            world_id: world_id.clone(),
+            vehicles: cfg.traffic,
+            pedestrians: 0,
+            seed: 1,
+        })
+        .await?;
+    }
+    let (mx, my, mz) = camera::MOUNT;
+    simc.attach_sensor(sim::AttachSensorRequest {
+        world_id: world_id.clone(),
+        actor_id: ego.actor_id,
+        name: camera::LOGICAL_ID.into(),
+        spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
+            width: camera::WIDTH,
+            height: camera::HEIGHT,
+            fov_deg: camera::HFOV_DEG,
+            fx: camera::focal(),
+            fy: camera::focal(),
+            cx: camera::WIDTH as f64 / 2.0,
+            cy: camera::HEIGHT as f64 / 2.0,
+            mount: Some(sim::Pose {
+                position: Some(sim::Vec3 {
+                    x: mx,
+                    y: my,
+                    z: mz,
+                }),
+                yaw: 0.0,
+                pitch: 0.0,
+                roll: 0.0,
+            }),
+            encoding: sim::ImageEncoding::Jpeg as i32,
+            jpeg_quality: camera::JPEG_QUALITY,
+        })),
+    })
+    .await?;
+    let session = format!("bench-{}", std::process::id());
+    let mut start_req = tonic::Request::new(egodriver::DriveSessionRequest {
+        session_uuid: session.clone(),
+        random_seed: 1,
+        debug_info: None,
+        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
+            vehicle: Some(
+                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
+                    available_cameras: vec![declared_camera()],
+                },
+            ),
+        }),
+    });
+    start_req.metadata_mut().insert(
+        atlas_proto::CONTRACT_REVISION_HEADER,
+        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
+    );
+    driver.start_session(start_req).await?;
+
+    let mut controller = Controller::new(ControllerConfig::default());
+    let mut control = Control::hold();
+    control.brake = 0.0;
+    control.throttle = 0.3;
+    let names = [
+        "bridge Step rpc (2 steps + render + encode + transfer)",
+        "submit_image_observation rpc",
+        "submit_egomotion_observation rpc",
+        "submit_route rpc",
+        "drive rpc (policy inference)",
+        "control (pure pursuit + PID)",
+        "whole control step",
+    ];
+    let mut t: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for _ in 0..cfg.steps {
+        let t_step = Instant::now();
+        let t0 = Instant::now();
+        let snap = simc
+            .step(sim::StepRequest {
+                world_id: world_id.clone(),
+                steps: 2,
+                commands: vec![sim::ActorCommand {
+                    actor_id: ego.actor_id,
+                    control: Some(sim::VehicleControl {
+                        throttle: control.throttle,
+                        brake: control.brake,
+                        steer: control.steer,
+                    }),
+                    ..Default::default()
+                }],
+                render: true,
+            })
+            .await?
+            .into_inner()
+            .snapshot
+            .unwrap_or_default();
+        t[0].push(ms(t0.elapsed()));
+        let me = snap
+            .actors
+            .iter()
+            .find(|a| a.actor_id == ego.actor_id)
+            .ok_or_else(|| anyhow!("the bridge lost the ego"))?;
+        let pose = me.pose.unwrap_or_default();
+        let pos = pose.position.unwrap_or_default();
+        let here = Pose2::new(pos.x, pos.y, pos.z, pose.yaw);
+        let now_us = (snap.sim_time_s * 1e6).round() as u64;
+
+        let frame = snap
+            .frames
+            .iter()
+            .find(|f| f.actor_id == ego.actor_id)
+            .ok_or_else(|| anyhow!("no camera frame in the snapshot"))?;
+        let t0 = Instant::now();
+        driver
+            .submit_image_observation(egodriver::RolloutCameraImage {
+                session_uuid: session.clone(),
+                camera_image: Some(egodriver::rollout_camera_image::CameraImage {
+                    frame_start_us: now_us,
+                    frame_end_us: now_us,
+                    image_bytes: frame.data.clone(),
+                    logical_id: camera::LOGICAL_ID.into(),
+                }),
+            })
+            .await?;
+        t[1].push(ms(t0.elapsed()));
+        let v = me.velocity.unwrap_or_default();
+        let (s, c) = here.yaw.sin_cos();
+        let t0 = Instant::now();
+        driver
+            .submit_egomotion_observation(egodriver::RolloutEgoTrajectory {
+                session_uuid: session.clone(),
+                trajectory: Some(common::Trajectory {
+                    poses: vec![common::PoseAtTime {
+                        pose: Some(here.to_wire()),
+                        timestamp_us: now_us,
+                    }],
+                }),
+                dynamic_states: vec![common::DynamicState {
+                    angular_velocity: Some(common::Vec3 {
+                        x: 0.0,
+                        y: 0.0,
+                        z: me.yaw_rate as f32,
+                    }),
+                    linear_velocity: Some(common::Vec3 {
+                        x: (c * v.x + s * v.y) as f32,
+                        y: (-s * v.x + c * v.y) as f32,
+                        z: 0.0,
+                    }),
+                    linear_acceleration: Some(common::Vec3::default()),
+                    angular_acceleration: Some(common::Vec3::default()),
+                }],
+            })
+            .await?;
+        t[2].push(ms(t0.elapsed()));
+        // The route: straight ahead along the lane (the scenario's road is straight).
+        let t0 = Instant::now();
+        driver
+            .submit_route(egodriver::RouteRequest {
+                session_uuid: session.clone(),
+                route: Some(egodriver::Route {
+                    waypoints: (0..20)
+                        .map(|k| common::Vec3 {
+                            x: k as f32 * 80.0 / 19.0,
+                            y: 0.0,
+                            z: 0.0,
+                        })
+                        .collect(),
+                    timestamp_us: now_us,
+                }),
+            })
+            .await?;
+        t[3].push(ms(t0.elapsed()));
+        let t0 = Instant::now();
+        let reply = driver
+            .drive(egodriver::DriveRequest {
+                session_uuid: session.clone(),
+                time_now_us: now_us,
+                time_query_us: now_us + 100_000,
+                renderer_data: Vec::new(),
+            })
+            .await?
+            .into_inner();
+        t[4].push(ms(t0.elapsed()));
+        let t0 = Instant::now();
+        let poses = reply
+            .trajectory
+            .as_ref()
+            .map(|tr| {
+                tr.poses
+                    .iter()
+                    .filter_map(|p| {
+                        let pose = Pose2::from_wire(p.pose.as_ref()?)?;
+                        Some(((p.timestamp_us as f64 - now_us as f64) / 1e6, pose))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        control = controller.control(&here, me.speed, &Plan { poses }, 0.1);
+        t[5].push(ms(t0.elapsed()));
+        t[6].push(ms(t_step.elapsed()));
+    }
+    let _ = driver
+        .close_session(egodriver::DriveSessionCloseRequest {
+            session_uuid: session,
+        })
+        .await;
+    let _ = simc
+        .destroy_world(sim::DestroyWorldRequest { world_id })
+        .await;
+    Ok(names
+        .iter()
+        .zip(t.iter_mut())
+        .map(|(n, v)| stats(n, v))
+        .collect())
+}
+
+/// Runs the benchmark and returns its figures as JSON.
+pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
+    let sc = atlas_scenario::scenario::load(&cfg.scenario)?;
+    let start = lane_start(&sc.ego.start)?;
+    let (map_name, map_file) = match &sc.map {
+        MapRef::Name(n) => (n.clone(), cfg.maps_dir.join(format!("{n}.xodr"))),
+        MapRef::File(f) => bail!("the bench runs on a named map, not {}", f.display()),
+    };
+
+    eprintln!(
+        "engine: {} control steps on {map_name} in this process",
+        cfg.steps
+    );
+    let engine_cfg = cfg.clone();
+    let mf = map_file.clone();
+    let st = start.clone();
+    let engine = tokio::task::spawn_blocking(move || engine(&engine_cfg, &mf, &st)).await??;
+
+    let scenarios_dir = cfg
+        .scenario
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("scenarios"));
+    let mut local = crate::local::LocalConfig::ephemeral(cfg.maps_dir.clone(), scenarios_dir);
+    local.vla_args = vec!["--policy".into(), cfg.policy.clone()];
+    let stack = crate::local::LocalStack::start(local).await?;
+    eprintln!(
+        "closed loop: {} control steps over loopback gRPC, policy {}",
+        cfg.steps, cfg.policy
+    );
+    let looped = closed_loop(&cfg, stack.bridge, stack.vla, &map_name, &start).await;
+    let scenario_addr = stack.scenario.to_string();
+    let looped = match looped {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = stack.shutdown().await;
+            return Err(e.context("closed-loop measurement"));
+        }
+    };
+
+    let mut suite = Value::Null;
+    if cfg.suite_runs > 0 {
+        eprintln!(
+            "suite: {} runs of {} ({} at a time)",
+            cfg.suite_runs, sc.name, cfg.concurrency
+        );
+        let dir = tempfile_dir()?;
+        let suite_file = dir.join("bench.toml");
+        let seeds: Vec<String> = (1..=cfg.suite_runs).map(|s| s.to_string()).collect();
+        std::fs::write(
+            &suite_file,
+            format!(
+                "name = \"bench\"\nscenarios = [{:?}]\nseeds = [{}]\ntimeout_s = {}\nconcurrency = {}\n[policies]\npolicy = \"default\"\n",
+                std::fs::canonicalize(&cfg.scenario)?.display().to_string(),
+                seeds.join(", "),
+                cfg.run_timeout_s,
+                cfg.concurrency
+            ),
+        )?;
+        let t = Instant::now();
+        let res = crate::suite::run(crate::suite::RunConfig {
+            suite: suite_file,
+            out: dir.join("out"),
+            scenario_addrs: vec![scenario_addr],
+            concurrency: None,
+            deadline_s: None,
+            max_attempts: Some(1),
+            resume: false,
+            dry_run: false,
+            limit: None,
+            maps_dir: cfg.maps_dir.clone(),
+            progress: false,
+        })
+        .await?;
+        let wall = t.elapsed().as_secs_f64();
+        let metrics: Value = serde_json::from_slice(&std::fs::read(dir.join("out/metrics.json"))?)?;
+        let _ = std::fs::remove_dir_all(&dir);
+        suite = json!({
+            "runs": res.selected,
+            "finished": res.finished,
+            "concurrency": cfg.concurrency,
+            "sim_s_per_run": cfg.run_timeout_s,
+            "wall_s": wall,
+            "runs_per_s": res.finished as f64 / wall,
+            "runtime_step_p50_ms": metrics["control_step_ms"]["p50"],
+            "runtime_step_p99_ms": metrics["control_step_ms"]["p99"],
+            "eval_s_per_run_p50": metrics["eval_s_per_run"]["p50"],
+        });
+    }
+    stack.shutdown().await?;
+    Ok(json!({
+        "scenario": sc.name,
+        "map": map_name,
+        "steps": cfg.steps,
+        "traffic_vehicles": cfg.traffic,
+        "policy": cfg.policy,
+        "engine": engine,
+        "closed_loop": looped,
+        "suite": suite,
+    }))
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!(
+        "atlas-bench-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// The figures as a table.
+pub fn table(v: &Value) -> String {
+    let mut s = format!(
+        "{} on {}, {} control steps, {} background vehicles, policy {}\n{:<56} {:>9} {:>9} {:>9}\n",
+        v["scenario"].as_str().unwrap_or(""),
+        v["map"].as_str().unwrap_or(""),
+        v["steps"],
+        v["traffic_vehicles"],
+        v["policy"].as_str().unwrap_or(""),
+        "phase",
+        "p50 ms",
+        "p99 ms",
+        "mean ms"
+    );
+    for (title, key) in [
+        ("engine, in process", "engine"),
+        ("closed loop over loopback gRPC", "closed_loop"),
+    ] {
+        s.push_str(&format!("-- {title}\n"));
+        for p in v[key].as_array().into_iter().flatten() {
+            s.push_str(&format!(
+                "{:<56} {:>9.3} {:>9.3} {:>9.3}\n",
+                p["phase"].as_str().unwrap_or(""),
+                p["p50_ms"].as_f64().unwrap_or(0.0),
+                p["p99_ms"].as_f64().unwrap_or(0.0),
+                p["mean_ms"].as_f64().unwrap_or(0.0)
+            ));
+        }
+    }
+    let su = &v["suite"];
+    if !su.is_null() {
+        s.push_str(&format!(
+            "-- suite through the scenario runtime\n{} runs of {} simulated s, {} at a time: {:.1} s wall, {:.2} runs/s; runtime step p50 {:.2} ms, p99 {:.2} ms\n",
+            su["runs"],
+            su["sim_s_per_run"],
+            su["concurrency"],
+            su["wall_s"].as_f64().unwrap_or(0.0),
+            su["runs_per_s"].as_f64().unwrap_or(0.0),
+            su["runtime_step_p50_ms"].as_f64().unwrap_or(0.0),
+            su["runtime_step_p99_ms"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    s
+}

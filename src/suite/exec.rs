@@ -1,0 +1,406 @@
+//! Carrying out one run against a set of scenario replicas: replica choice,
+//! per-attempt deadlines with a hedged second attempt, retries with
+//! exponential back-off and jitter, and the server's `retry-after-ms` hint.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use atlas_proto::scenario as pb;
+use atlas_proto::scenario::scenario_runner_client::ScenarioRunnerClient;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use super::manifest::Attempt;
+
+type Client = ScenarioRunnerClient<Channel>;
+
+/// Metadata key a server may set on a retryable status: milliseconds to wait.
+pub const RETRY_AFTER_KEY: &str = "retry-after-ms";
+
+/// Retry and deadline policy of a suite.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    /// An attempt still running after this long gets a hedged second
+    /// attempt on another replica; after twice this long it is abandoned.
+    pub deadline: Duration,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// Back-off before attempt `n` (2, 3, ...): exponential with full jitter
+    /// in [d/2, d], or the server's hint when it gave one.
+    pub fn backoff(&self, n: u32, hint: Option<Duration>) -> Duration {
+        if let Some(h) = hint {
+            return h.min(Duration::from_secs(300));
+        }
+        let exp = n.saturating_sub(2).min(16);
+        let d = self
+            .base_backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
+        d.mul_f64(0.5 + 0.5 * fastrand::f64())
+    }
+}
+
+/// The scenario runtimes a suite spreads its runs over.
+pub struct Replicas {
+    addrs: Vec<String>,
+    clients: tokio::sync::Mutex<Vec<Option<Client>>>,
+    down_until: Mutex<Vec<Option<Instant>>>,
+    next: AtomicUsize,
+}
+
+impl Replicas {
+    pub fn new(addrs: Vec<String>) -> Self {
+        let n = addrs.len();
+        Self {
+            addrs,
+            clients: tokio::sync::Mutex::new(vec![None; n]),
+            down_until: Mutex::new(vec![None; n]),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn addrs(&self) -> &[String] {
+        &self.addrs
+    }
+
+    /// The next replica, round robin, skipping replicas marked down unless all are.
+    fn pick(&self, avoid: Option<usize>) -> usize {
+        let n = self.addrs.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let down = self.down_until.lock().unwrap();
+        let up = |i: usize| down[i].is_none_or(|t| t <= now);
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| up(i) && (n == 1 || Some(i) != avoid))
+            .or_else(|| (0..n).map(|k| (start + k) % n).find(|&i| up(i)))
+            .unwrap_or(start % n)
+    }
+
+    fn mark_down(&self, i: usize, for_: Duration) {
+        self.down_until.lock().unwrap()[i] = Some(Instant::now() + for_);
+    }
+
+    async fn client(&self, i: usize) -> Result<Client, Failure> {
+        if let Some(c) = self.clients.lock().await[i].clone() {
+            return Ok(c);
+        }
+        let addr = &self.addrs[i];
+        let c = tokio::time::timeout(Duration::from_secs(5), crate::client::connect(addr))
+            .await
+            .map_err(|_| {
+                Failure::new(Code::Unavailable, format!("connecting to {addr} timed out"))
+            })?
+            .map_err(|e| Failure::new(Code::Unavailable, format!("{e:#}")))?;
+        self.clients.lock().await[i] = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn forget(&self, i: usize) {
+        self.clients.lock().await[i] = None;
+    }
+}
+
+/// Why an attempt ended without a record.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub code: Code,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+    /// The stream broke after the run had started (a replica died mid-run).
+    pub lost_stream: bool,
+}
+
+impl Failure {
+    fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+            lost_stream: false,
+        }
+    }
+
+    fn from_status(s: &tonic::Status, started: bool) -> Self {
+        let retry_after = s
+            .metadata()
+            .get(RETRY_AFTER_KEY)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis);
+        Self {
+            code: s.code(),
+            message: s.message().to_string(),
+            retry_after,
+            lost_stream: started
+                && matches!(
+                    s.code(),
+                    Code::Unknown | Code::Internal | Code::Unavailable | Code::Cancelled
+                ),
+        }
+    }
+
+    /// Whether another attempt may succeed.
+    pub fn retryable(&self) -> bool {
+        self.lost_stream
+            || match self.code {
+                Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::ResourceExhausted
+                | Code::Aborted
+                | Code::Unknown
+                | Code::Cancelled => true,
+                // A bridge that restarted has lost the run's world.
+                Code::NotFound => self.message.contains("world"),
+                _ => false,
+            }
+    }
+
+    pub fn describe(&self) -> String {
+        let lost = if self.lost_stream {
+            " (stream lost mid-run)"
+        } else {
+            ""
+        };
+        format!("{:?}{lost}: {}", self.code, self.message)
+    }
+}
+
+/// A point of the ego's path: sim time, x, y, yaw.
+pub type TrajPoint = [f64; 4];
+
+/// What a run came to.
+pub struct Outcome {
+    pub result: Result<(pb::RouteRecord, Vec<TrajPoint>), String>,
+    pub attempts: Vec<Attempt>,
+    pub eval_s: f64,
+}
+
+async fn attempt(
+    mut client: Client,
+    request: pb::RunScenarioRequest,
+    limit: Duration,
+) -> Result<(pb::RouteRecord, Vec<TrajPoint>), Failure> {
+    let mut started = false;
+    let mut traj = Vec::new();
+    let body = async {
+        let mut req = tonic::Request::new(request);
+        req.set_timeout(limit);
+        let mut stream = client
+            .run_scenario(req)
+            .await
+            .map_err(|s| Failure::from_status(&s, false))?
+            .into_inner();
+        loop {
+            match stream.message().await {
+                Ok(Some(ev)) => match ev.kind {
+                    Some(pb::run_event::Kind::Started(_)) => started = true,
+                    Some(pb::run_event::Kind::Progress(p)) => {
+                        started = true;
+                        traj.push([p.sim_time_s, p.x, p.y, p.yaw]);
+                    }
+                    Some(pb::run_event::Kind::Finished(f)) => {
+                        return f.record.ok_or_else(|| {
+                            Failure::new(Code::Internal, "the runtime finished without a record")
+                        });
+                    }
+                    _ => {}
+                },
+                Ok(None) => {
+                    let mut f =
+                        Failure::new(Code::Unavailable, "the run stream ended without a result");
+                    f.lost_stream = true;
+                    return Err(f);
+                }
+                Err(s) => return Err(Failure::from_status(&s, started)),
+            }
+        }
+    };
+    let res = tokio::time::timeout(limit, body).await;
+    match res {
+        Ok(Ok(record)) => Ok((record, traj)),
+        Ok(Err(f)) => Err(f),
+        Err(_) => Err(Failure::new(
+            Code::DeadlineExceeded,
+            format!("no result within {:.0} s", limit.as_secs_f64()),
+        )),
+    }
+}
+
+/// Runs `request` to a record on one of `replicas`, retrying per `policy`.
+pub async fn run(
+    replicas: &Replicas,
+    request: pb::RunScenarioRequest,
+    policy: &RetryPolicy,
+) -> Outcome {
+    let t0 = Instant::now();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut inflight = FuturesUnordered::new();
+    let mut n: u32 = 0;
+    let mut last_started = Instant::now();
+    let mut last_failure: Option<Failure> = None;
+    let mut last_replica: Option<usize> = None;
+
+    let launch = move |n: u32, hedge: bool, avoid: Option<usize>| {
+        let i = replicas.pick(avoid);
+        let req = request.clone();
+        let limit = policy.deadline * 2;
+        async move {
+            let t = Instant::now();
+            let res = match replicas.client(i).await {
+                Ok(c) => attempt(c, req, limit).await,
+                Err(f) => Err(f),
+            };
+            (n, i, hedge, t.elapsed(), res)
+        }
+    };
+
+    loop {
+        if inflight.is_empty() {
+            if n >= policy.max_attempts {
+                let f = last_failure.map(|f| f.describe()).unwrap_or_default();
+                return Outcome {
+                    result: Err(format!("{n} attempts failed; last: {f}")),
+                    attempts,
+                    eval_s: t0.elapsed().as_secs_f64(),
+                };
+            }
+            if n > 0 {
+                let hint = last_failure.as_ref().and_then(|f| f.retry_after);
+                tokio::time::sleep(policy.backoff(n + 1, hint)).await;
+            }
+            n += 1;
+            last_started = Instant::now();
+            inflight.push(launch(n, false, last_replica));
+        }
+        let may_hedge = inflight.len() == 1 && n < policy.max_attempts;
+        let hedge_at = tokio::time::Instant::from_std(last_started + policy.deadline);
+        tokio::select! {
+            Some((k, i, hedge, wall, res)) = inflight.next() => {
+                last_replica = Some(i);
+                match res {
+                    Ok((record, traj)) => {
+                        attempts.push(Attempt {
+                            n: k,
+                            replica: replicas.addrs[i].clone(),
+                            outcome: "ok".into(),
+                            wall_s: wall.as_secs_f64(),
+                            hedge,
+                        });
+                        // Attempts still running are cancelled by dropping them.
+                        for _ in 0..inflight.len() {
+                            attempts.push(Attempt {
+                                n: 0,
+                                replica: String::new(),
+                                outcome: "cancelled: another attempt finished first".into(),
+                                wall_s: 0.0,
+                                hedge: true,
+                            });
+                        }
+                        return Outcome {
+                            result: Ok((record, traj)),
+                            attempts,
+                            eval_s: t0.elapsed().as_secs_f64(),
+                        };
+                    }
+                    Err(f) => {
+                        attempts.push(Attempt {
+                            n: k,
+                            replica: replicas.addrs[i].clone(),
+                            outcome: f.describe(),
+                            wall_s: wall.as_secs_f64(),
+                            hedge,
+                        });
+                        if matches!(f.code, Code::Unavailable) || f.lost_stream {
+                            replicas.mark_down(i, Duration::from_secs(2));
+                            replicas.forget(i).await;
+                        }
+                        let retry = f.retryable();
+                        last_failure = Some(f);
+                        if !retry && inflight.is_empty() {
+                            return Outcome {
+                                result: Err(last_failure.map(|f| f.describe()).unwrap_or_default()),
+                                attempts,
+                                eval_s: t0.elapsed().as_secs_f64(),
+                            };
+                        }
+                        if !retry {
+                            // Let the hedge (if any) finish, but start no more.
+                            n = policy.max_attempts;
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(hedge_at), if may_hedge => {
+                n += 1;
+                last_started = Instant::now();
+                inflight.push(launch(n, true, last_replica));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_honours_the_hint() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            deadline: Duration::from_secs(1),
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+        };
+        for _ in 0..50 {
+            let b2 = p.backoff(2, None);
+            assert!(b2 >= Duration::from_millis(50) && b2 <= Duration::from_millis(100));
+            let b4 = p.backoff(4, None);
+            assert!(b4 >= Duration::from_millis(200) && b4 <= Duration::from_millis(400));
+            let b20 = p.backoff(20, None);
+            assert!(b20 <= Duration::from_millis(1000));
+        }
+        assert_eq!(
+            p.backoff(3, Some(Duration::from_millis(1234))),
+            Duration::from_millis(1234)
+        );
+    }
+
+    #[test]
+    fn classification() {
+        let s = tonic::Status::unavailable("driver drive: connection refused");
+        assert!(Failure::from_status(&s, true).retryable());
+        let s = tonic::Status::invalid_argument("bad scenario");
+        assert!(!Failure::from_status(&s, false).retryable());
+        let s = tonic::Status::not_found("bridge Step: world w-3 not found");
+        assert!(Failure::from_status(&s, true).retryable());
+        let mut s = tonic::Status::resource_exhausted("busy");
+        s.metadata_mut()
+            .insert(RETRY_AFTER_KEY, "250".parse().unwrap());
+        let f = Failure::from_status(&s, false);
+        assert!(f.retryable());
+        assert_eq!(f.retry_after, Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn pick_rotates_and_skips_replicas_marked_down() {
+        let r = Replicas::new(vec!["a".into(), "b".into(), "c".into()]);
+        let picks: Vec<usize> = (0..6).map(|_| r.pick(None)).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+        r.mark_down(1, Duration::from_secs(60));
+        for _ in 0..6 {
+            assert_ne!(r.pick(None), 1);
+        }
+        // Avoids the replica of the failed attempt when another is up.
+        for _ in 0..6 {
+            assert_eq!(r.pick(Some(0)), 2);
+        }
+    }
+}
