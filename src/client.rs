@@ -29,7 +29,25 @@ pub async fn connect(addr: &str) -> anyhow::Result<ScenarioRunnerClient<Channel>
 }
 
 /// Reads a scenario file and its map (if a file) into a request source.
+/// OpenSCENARIO files go with the catalogs and road network they refer to,
+/// keyed by their path relative to the scenario's directory; they are
+/// checked leniently here (the runtime applies the run's own option).
 pub fn source(path: &Path) -> anyhow::Result<pb::ScenarioSource> {
+    if atlas_scenario::storyboard::is_xosc(&path.display().to_string()) {
+        let opts = atlas_xosc::Options {
+            lenient: true,
+            parameters: Vec::new(),
+        };
+        let (_, loaded) = atlas_xosc::read_file(path, &opts)?;
+        let content = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        return Ok(pb::ScenarioSource {
+            file_name: path.display().to_string(),
+            content,
+            opendrive_xml: String::new(),
+            files: loaded.files.into_iter().collect(),
+        });
+    }
     let sc = atlas_scenario::scenario::load(path)?;
     let content = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
@@ -42,6 +60,7 @@ pub fn source(path: &Path) -> anyhow::Result<pb::ScenarioSource> {
         file_name: path.display().to_string(),
         content,
         opendrive_xml,
+        files: Default::default(),
     })
 }
 

@@ -96,6 +96,7 @@ impl LocalStack {
         sc_cfg.bridge_addr = format!("http://{bridge}");
         sc_cfg.driver_addr = format!("http://{vla}");
         sc_cfg.scenarios_dir = cfg.scenarios_dir.clone();
+        sc_cfg.maps_dir = cfg.maps_dir.clone();
 
         let (stop, rx) = watch::channel(false);
         let mut tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();

@@ -168,7 +168,7 @@ struct BenchArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Scenario files (native .toml).
+    /// Scenario files (native .toml, OpenSCENARIO .xosc).
     #[arg(required = true)]
     scenarios: Vec<PathBuf>,
     /// A running scenario runtime, e.g. 127.0.0.1:50053.
@@ -189,6 +189,15 @@ struct RunArgs {
     /// Maps for the in-process bridge.
     #[arg(long, env = "ATLAS_MAPS_DIR", default_value = "maps")]
     maps_dir: PathBuf,
+    /// OpenSCENARIO: the entity the policy drives (default: the one named
+    /// like Ego or hero), or `storyboard` to run every entity on the
+    /// storyboard with no policy.
+    #[arg(long, value_name = "NAME|storyboard")]
+    ego: Option<String>,
+    /// OpenSCENARIO: skip unsupported elements with a warning (listed in
+    /// the record) instead of failing.
+    #[arg(long)]
+    lenient: bool,
     /// Print a progress line per event.
     #[arg(long, short)]
     verbose: bool,
@@ -418,6 +427,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 timeout_s: args.timeout_s.unwrap_or(0.0),
                 seed: args.seed,
                 driver_addr: args.driver.clone().unwrap_or_default(),
+                ego: args.ego.clone().unwrap_or_default(),
+                lenient: args.lenient,
                 ..Default::default()
             }),
             index: i as u32,

@@ -17,6 +17,7 @@ fn edited(file_name: &str, from: &str, to: &str) -> pb::RunScenarioRequest {
                 file_name: file_name.into(),
                 content: text.replace(from, to),
                 opendrive_xml: String::new(),
+                files: Default::default(),
             },
         )),
         options: None,
