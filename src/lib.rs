@@ -6,14 +6,20 @@
 //! - [`client`]: running scenario files against a scenario runtime.
 //! - [`results`]: Leaderboard-shaped results JSON and the result table.
 //! - [`probe`]: the `grpc_health_probe`-compatible health check.
+//! - [`routes`]: running CARLA Leaderboard route files.
+//! - [`artifacts`]: per-run trajectory CSV, events JSONL and top-down PNG.
+//! - [`junit`]: JUnit XML of a batch of runs.
 //! - [`suite`]: suites of runs with a resumable manifest, and A/B comparison.
 //! - [`report`]: the static HTML report of a suite.
 //! - [`bench`]: the closed-loop step breakdown and suite throughput.
 
+pub mod artifacts;
 pub mod bench;
 pub mod client;
+pub mod junit;
 pub mod local;
 pub mod probe;
 pub mod report;
 pub mod results;
+pub mod routes;
 pub mod suite;

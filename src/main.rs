@@ -168,9 +168,33 @@ struct BenchArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Scenario files (native .toml, OpenSCENARIO .xosc).
+    /// Scenario files (native .toml, OpenSCENARIO .xosc) and CARLA
+    /// Leaderboard route files (.xml, 1.0 or 2.x: every route of the file is
+    /// a run).
     #[arg(required = true)]
     scenarios: Vec<PathBuf>,
+    /// Route files: run only these route ids (comma-separated, ranges a-b).
+    #[arg(long, value_name = "IDS")]
+    routes_subset: Option<String>,
+    /// Route files: run only the routes on this town.
+    #[arg(long)]
+    town: Option<String>,
+    /// Background vehicles around the route (route files default to 30).
+    #[arg(long)]
+    traffic_vehicles: Option<u32>,
+    /// Background pedestrians (route files default to 10).
+    #[arg(long)]
+    traffic_pedestrians: Option<u32>,
+    /// Write JUnit XML here: one testcase per run.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// JUnit: also fail completed runs whose driving score is below this.
+    #[arg(long, value_name = "DS")]
+    junit_min_score: Option<f64>,
+    /// Write per-run artifacts here: DIR/<index>_<route_id>/ with
+    /// trajectory.csv, events.jsonl, record.json and topdown.png.
+    #[arg(long, value_name = "DIR")]
+    artifacts: Option<PathBuf>,
     /// A running scenario runtime, e.g. 127.0.0.1:50053.
     #[arg(long, env = "ATLAS_SCENARIO_ADDR")]
     scenario_addr: Option<String>,
@@ -391,10 +415,30 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Read every file first: a typo should fail before anything starts.
+    let subset = match &args.routes_subset {
+        Some(s) => Some(atlas::routes::parse_subset(s)?),
+        None => None,
+    };
     let mut sources = Vec::new();
     for path in &args.scenarios {
-        sources.push(atlas::client::source(path)?);
+        if atlas::routes::is_route_file(path) {
+            for r in atlas::routes::expand(path, subset.as_deref(), args.town.as_deref())? {
+                sources.push((r.source, r.route_id));
+            }
+        } else {
+            sources.push((atlas::client::source(path)?, String::new()));
+        }
     }
+    let traffic = (args.traffic_vehicles.is_some() || args.traffic_pedestrians.is_some()).then(
+        || pb::TrafficOptions {
+            vehicles: args
+                .traffic_vehicles
+                .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.0),
+            pedestrians: args
+                .traffic_pedestrians
+                .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.1),
+        },
+    );
     let (addr, stack) = match &args.scenario_addr {
         Some(a) => (a.clone(), None),
         None => {
@@ -419,14 +463,21 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut records = Vec::new();
     let mut failed = Vec::new();
     let started = Instant::now();
-    for (i, source) in sources.into_iter().enumerate() {
-        let name = source.file_name.clone();
+    for (i, (source, route_id)) in sources.into_iter().enumerate() {
+        let name = if route_id.is_empty() {
+            source.file_name.clone()
+        } else {
+            format!("{}#{route_id}", source.file_name)
+        };
         let request = pb::RunScenarioRequest {
             scenario: Some(pb::run_scenario_request::Scenario::Source(source)),
             options: Some(pb::RunOptions {
                 timeout_s: args.timeout_s.unwrap_or(0.0),
                 seed: args.seed,
                 driver_addr: args.driver.clone().unwrap_or_default(),
+                record_trace: args.artifacts.is_some(),
+                traffic,
+                route_id,
                 ego: args.ego.clone().unwrap_or_default(),
                 lenient: args.lenient,
                 ..Default::default()
@@ -434,7 +485,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             index: i as u32,
         };
         let verbose = args.verbose;
-        let outcome = atlas::client::run_one(&mut client, request, |ev| {
+        let outcome = atlas::artifacts::run_traced(&mut client, request, |ev| {
             if !verbose {
                 return;
             }
@@ -455,7 +506,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         })
         .await;
         match outcome {
-            Ok(r) => records.push(r),
+            Ok((r, trace)) => {
+                if let (Some(dir), Some(trace)) = (&args.artifacts, trace) {
+                    let out = atlas::artifacts::write_run(dir, &r, &trace)
+                        .with_context(|| format!("writing the artifacts of {name}"))?;
+                    eprintln!("artifacts: {}", out.display());
+                }
+                records.push(r)
+            }
             Err(e) => {
                 eprintln!("{name}: {e:#}");
                 failed.push((name, format!("{e:#}")));
@@ -466,6 +524,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let doc = atlas::results::document(&records, &failed);
     atlas::results::write(&args.results, &doc)
         .with_context(|| format!("writing {}", args.results.display()))?;
+    if let Some(path) = &args.junit {
+        let rule = atlas::junit::Rule {
+            min_score: args.junit_min_score,
+            ..Default::default()
+        };
+        let xml = atlas::junit::document("atlas", &records, &failed, &rule);
+        atlas::junit::write(path, &xml).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("junit: {}", path.display());
+    }
     eprintln!(
         "results: {}  ({} runs in {:.1} s)",
         args.results.display(),

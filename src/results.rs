@@ -40,7 +40,7 @@ fn record_json(r: &RouteRecord) -> Value {
             ));
     }
     let scores = r.scores.unwrap_or_default();
-    let meta = r.meta.unwrap_or_default();
+    let meta = r.meta.clone().unwrap_or_default();
     let timing = r.timing.unwrap_or_default();
     json!({
         "index": r.index,
@@ -57,6 +57,18 @@ fn record_json(r: &RouteRecord) -> Value {
             "route_length": meta.route_length,
             "duration_game": meta.duration_game,
             "duration_system": meta.duration_system,
+            "scenarios": meta.route_scenarios.iter().map(|s| json!({
+                "name": s.name,
+                "type": s.r#type,
+                "trigger_point": { "x": s.x, "y": s.y, "yaw": s.yaw },
+                "status": s.status,
+            })).collect::<Vec<_>>(),
+            "scenarios_not_run": meta.route_scenarios.iter()
+                .filter(|s| s.status.starts_with("not run"))
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>(),
+            "warnings": meta.warnings,
+            "traffic": { "vehicles": meta.traffic_vehicles, "pedestrians": meta.traffic_pedestrians },
         },
         "atlas": {
             "map": r.map,
@@ -96,7 +108,8 @@ pub fn document(records: &[RouteRecord], failed: &[(String, String)]) -> Value {
     let km: f64 = records
         .iter()
         .map(|r| {
-            r.meta.unwrap_or_default().route_length * r.scores.unwrap_or_default().score_route
+            r.meta.clone().unwrap_or_default().route_length
+                * r.scores.unwrap_or_default().score_route
                 / 100.0
                 / 1000.0
         })
@@ -132,9 +145,9 @@ pub fn document(records: &[RouteRecord], failed: &[(String, String)]) -> Value {
         "scores_mean": { "score_composed": m_ds, "score_route": m_rc, "score_penalty": m_p },
         "scores_std_dev": { "score_composed": s_ds, "score_route": s_rc, "score_penalty": s_p },
         "meta": {
-            "total_length": records.iter().map(|r| r.meta.unwrap_or_default().route_length).sum::<f64>(),
-            "duration_game": records.iter().map(|r| r.meta.unwrap_or_default().duration_game).sum::<f64>(),
-            "duration_system": records.iter().map(|r| r.meta.unwrap_or_default().duration_system).sum::<f64>(),
+            "total_length": records.iter().map(|r| r.meta.clone().unwrap_or_default().route_length).sum::<f64>(),
+            "duration_game": records.iter().map(|r| r.meta.clone().unwrap_or_default().duration_game).sum::<f64>(),
+            "duration_system": records.iter().map(|r| r.meta.clone().unwrap_or_default().duration_system).sum::<f64>(),
             "km_driven": km,
             "exceptions": failed.iter().map(|(s, e)| json!([s, e])).collect::<Vec<_>>(),
         }
@@ -175,7 +188,7 @@ pub fn table(records: &[RouteRecord], failed: &[(String, String)]) -> String {
     out.push('\n');
     for r in records {
         let s = r.scores.unwrap_or_default();
-        let m = r.meta.unwrap_or_default();
+        let m = r.meta.clone().unwrap_or_default();
         let t = r.timing.unwrap_or_default();
         out.push_str(&format!(
             "{:<28} {:<40} {:>7.1} {:>7.3} {:>7.1} {:>5} {:>8.1} {:>8.2} {:>7.2}ms\n",
@@ -235,6 +248,7 @@ mod tests {
                 route_length: length,
                 duration_game: 10.0,
                 duration_system: 1.0,
+                ..Default::default()
             }),
             ..Default::default()
         }
@@ -282,5 +296,58 @@ mod tests {
         let back: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(back, json!({"a": 1}));
         assert!(!p.with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn global_record_hand_computed() {
+        // Three routes: 500 m at RC 100, 1500 m at RC 40, 1000 m at RC 10.
+        // km driven = 0.5 + 0.6 + 0.1 = 1.2; 3 collisions with vehicles and
+        // one red light => 2.5 and 0.8333 per km.
+        let recs = [
+            record("a", 100.0, 0.6, 500.0, &["collisions_vehicle"]),
+            record(
+                "b",
+                40.0,
+                0.36 * 0.7,
+                1500.0,
+                &["collisions_vehicle", "collisions_vehicle", "red_light"],
+            ),
+            record("c", 10.0, 1.0, 1000.0, &[]),
+        ];
+        let doc = document(&recs, &[]);
+        let g = &doc["_checkpoint"]["global_record"];
+        let f = |v: &Value| v.as_f64().unwrap();
+        assert!((f(&g["meta"]["km_driven"]) - 1.2).abs() < 1e-12);
+        assert!((f(&g["infractions"]["collisions_vehicle"]) - 2.5).abs() < 1e-12);
+        assert!((f(&g["infractions"]["red_light"]) - 1.0 / 1.2).abs() < 1e-12);
+        assert_eq!(f(&g["infractions"]["stop_infraction"]), 0.0);
+        // Means of DS = (60 + 10.08 + 10) / 3, RC = 50, P = (0.6 + 0.252 + 1) / 3.
+        assert!((f(&g["scores_mean"]["score_composed"]) - 80.08 / 3.0).abs() < 1e-9);
+        assert!((f(&g["scores_mean"]["score_route"]) - 50.0).abs() < 1e-12);
+        assert!((f(&g["scores_mean"]["score_penalty"]) - 1.852 / 3.0).abs() < 1e-12);
+        assert!((f(&g["meta"]["total_length"]) - 3000.0).abs() < 1e-12);
+        // The values row follows the labels row.
+        assert_eq!(doc["values"][0], json!(format!("{:.3}", 80.08 / 3.0)));
+        assert_eq!(doc["labels"][3], "Collisions with pedestrians");
+    }
+
+    #[test]
+    fn route_scenarios_not_run_are_listed_in_meta() {
+        let mut r = record("route_3", 100.0, 1.0, 100.0, &[]);
+        let meta = r.meta.as_mut().unwrap();
+        meta.route_scenarios = vec![atlas_proto::scenario::RouteScenario {
+            name: "Accident_1".into(),
+            r#type: "Accident".into(),
+            x: 1.0,
+            y: 2.0,
+            yaw: 0.0,
+            status: "not run: scenario type Accident is not implemented".into(),
+        }];
+        meta.traffic_vehicles = 30;
+        let doc = document(&[r], &[]);
+        let m = &doc["_checkpoint"]["records"][0]["meta"];
+        assert_eq!(m["scenarios_not_run"], json!(["Accident_1"]));
+        assert_eq!(m["scenarios"][0]["trigger_point"]["y"], json!(2.0));
+        assert_eq!(m["traffic"]["vehicles"], json!(30));
     }
 }
