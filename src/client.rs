@@ -11,19 +11,23 @@ use atlas_proto::scenario as pb;
 use atlas_proto::scenario::scenario_runner_client::ScenarioRunnerClient;
 use tonic::transport::Channel;
 
-/// Connects to a scenario runtime at `addr` (`host:port` or a URI).
+/// Connects to the scenario runtime(s) at `addr` (`host:port` or a URI).
+///
+/// A name is resolved to all its addresses (on Swarm, `tasks.scenario:50053`
+/// gives one per replica) and each request goes to one of them; the name is
+/// re-resolved every few seconds (`ATLAS_RESOLVE_INTERVAL_S`, default 3) so
+/// replicas that come and go are followed. Fails unless at least one
+/// address accepts a connection.
 pub async fn connect(addr: &str) -> anyhow::Result<ScenarioRunnerClient<Channel>> {
-    let uri = if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
-    let ch = tonic::transport::Endpoint::from_shared(uri.clone())
-        .with_context(|| format!("invalid scenario endpoint {addr:?}"))?
-        .connect()
+    let options = atlas_rt::balance::Options::from_env()?;
+    let balanced = atlas_rt::balance::Balanced::connect(addr, options)
         .await
-        .with_context(|| format!("cannot connect to the scenario runtime at {uri}"))?;
-    Ok(ScenarioRunnerClient::new(ch)
+        .with_context(|| format!("scenario runtime address {addr:?}"))?;
+    balanced
+        .reachable()
+        .await
+        .with_context(|| format!("cannot connect to the scenario runtime at {addr}"))?;
+    Ok(ScenarioRunnerClient::new(balanced.channel())
         .max_decoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES))
 }
