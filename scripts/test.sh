@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints and every test of the workspace.
+# The test command: formatting, lints and every test of the workspace, then
+# the Docker Swarm end-to-end test (scripts/swarm_e2e.sh: deploy the stack on
+# this machine's engine, scale the scenario runtime to 3 replicas, 12 runs
+# through tasks.scenario, health of every task, teardown) whenever a Docker
+# engine answers (`docker info`); ATLAS_SKIP_SWARM_E2E=1 skips it.
 # CI runs exactly this (.ci/run). Needs the Rust toolchain, python3 with venv
 # (the egodriver compatibility test installs carla-driver-interface from PyPI
 # into a venv under the target dir) and network access to crates.io and PyPI
@@ -21,3 +25,12 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+
+if [[ ${ATLAS_SKIP_SWARM_E2E:-0} == 1 ]]; then
+  echo "== swarm end-to-end test skipped (ATLAS_SKIP_SWARM_E2E=1)"
+elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  echo "== swarm end-to-end test (scripts/swarm_e2e.sh)"
+  bash scripts/swarm_e2e.sh
+else
+  echo "== swarm end-to-end test skipped (no Docker engine answers 'docker info')"
+fi
