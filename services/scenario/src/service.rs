@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use atlas_proto::scenario as pb;
 use atlas_proto::scenario::scenario_runner_server::{ScenarioRunner, ScenarioRunnerServer};
+use atlas_rt::balance::{self, Balanced, Pinned};
 use atlas_rt::trace_context::TraceInterceptor;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use atlas_rt::balance::{self, Balanced, Pinned};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -126,7 +126,8 @@ impl Upstreams {
 
     /// Pins one bridge replica and one replica of `driver` for a run.
     async fn pin(&self, driver: &Balanced) -> Result<RunClients, Status> {
-        let unavailable = |what: &str, e: balance::Error| Status::unavailable(format!("{what}: {e}"));
+        let unavailable =
+            |what: &str, e: balance::Error| Status::unavailable(format!("{what}: {e}"));
         let sim = self.sim.pin().await.map_err(|e| unavailable("bridge", e))?;
         let drv = driver.pin().await.map_err(|e| unavailable("policy", e))?;
         tracing::debug!(bridge = %sim.addr(), policy = %drv.addr(), "run pinned");
@@ -317,19 +318,15 @@ impl ScenarioRunner for Runner {
     ) -> Result<Response<Self::RunScenarioStream>, Status> {
         let req = request.into_inner();
         let options = req.options.clone().unwrap_or_default();
-        let mut settings =
-            RunSettings::from_options(&options, req.index).map_err(Status::from)?;
+        let mut settings = RunSettings::from_options(&options, req.index).map_err(Status::from)?;
         if let Some(x) = self.load_xosc(&req, &options)? {
             return self.spawn_xosc(x, options, settings);
         }
-        let (sc, map) = match crate::routes::from_request(
-            &req,
-            &self.config.scenarios_dir,
-            &mut settings,
-        )? {
-            Some(loaded) => loaded,
-            None => self.load(&req)?,
-        };
+        let (sc, map) =
+            match crate::routes::from_request(&req, &self.config.scenarios_dir, &mut settings)? {
+                Some(loaded) => loaded,
+                None => self.load(&req)?,
+            };
         let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!(
                 "all {} run slots are busy; retry later",
