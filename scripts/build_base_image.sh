@@ -76,6 +76,13 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "error: debootstrap needs root" >&2
   exit 1
 fi
+if ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  # A fresh Debian/Ubuntu host: debootstrap is one small package away.
+  log "debootstrap is not installed: apt-get install debootstrap"
+  { apt-get install -y --no-install-recommends debootstrap \
+      || { apt-get update && apt-get install -y --no-install-recommends debootstrap; }; } >&2 \
+    || echo "warning: apt-get install debootstrap failed" >&2
+fi
 if ! command -v debootstrap >/dev/null 2>&1; then
   echo "error: debootstrap is not installed (apt-get install debootstrap)" >&2
   exit 1

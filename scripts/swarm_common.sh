@@ -84,6 +84,7 @@ ensure_runtime_base() {
     echo "$local_base"; return
   fi
   log "$want is not available and cannot be pulled: making $local_base from Debian packages"
-  bash "$ATLAS_ROOT/scripts/build_base_image.sh" --tag "$local_base" >&2
+  # Command substitutions do not inherit errexit: fail explicitly.
+  bash "$ATLAS_ROOT/scripts/build_base_image.sh" --tag "$local_base" >&2 || return 1
   echo "$local_base"
 }
