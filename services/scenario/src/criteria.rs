@@ -1105,7 +1105,7 @@ mod tests {
                 signal_kind: sim::SignalKind::TrafficLight as i32,
             }),
         );
-        ev.update(sample(9.0, 40.0, 5.0), 1, &[red.clone()]);
+        ev.update(sample(9.0, 40.0, 5.0), 1, std::slice::from_ref(&red));
         // The same light again right after is the same infraction.
         ev.update(sample(9.5, 41.0, 5.0), 1, &[red]);
         let stop = event(
