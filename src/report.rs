@@ -231,9 +231,9 @@ figure{{margin:0;border:1px solid #ddd;padding:6px}}figcaption{{font-size:11px;m
 </style></head><body>\n<h1>Suite <span id=\"suite-name\">{name}</span></h1>\n",
         name = esc(&m.suite)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p id=\"counts\">{} runs planned, {} finished, {} failed, {} without a result. Source: {}</p>\n",
+        "<p id=\"counts\">{} runs planned, {} finished, {} failed, {} without a result. Source: {}</p>",
         m.planned,
         fin.len(),
         failed.len(),
