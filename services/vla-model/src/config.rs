@@ -9,6 +9,7 @@ use std::time::Duration;
 use atlas_model::DeviceChoice;
 
 use crate::Error;
+use crate::batch::BatchSettings;
 use crate::policy::{PolicyKind, RouteFollowerParams};
 
 /// Where the shipped model lives, relative to the working directory.
@@ -62,6 +63,25 @@ pub struct Config {
     #[arg(long, env = "ATLAS_MAX_SESSIONS", default_value_t = 1024)]
     pub max_sessions: usize,
 
+    /// Most `drive` requests (from different sessions) planned in one
+    /// forward pass.
+    #[arg(long, env = "ATLAS_BATCH_MAX_SIZE", default_value_t = 8)]
+    pub batch_max_size: usize,
+
+    /// Longest a `drive` waits for others to join its batch, milliseconds
+    /// (0: plan whatever is queued at once).
+    #[arg(long, env = "ATLAS_BATCH_MAX_WAIT_MS", default_value_t = 2.0)]
+    pub batch_max_wait_ms: f64,
+
+    /// Most `drive` requests queued or being planned at once; beyond it
+    /// `drive` gets RESOURCE_EXHAUSTED with a `retry-after-ms` hint.
+    #[arg(long, env = "ATLAS_MAX_INFLIGHT", default_value_t = 64)]
+    pub max_inflight: usize,
+
+    /// Inference threads (forward passes never run on the async runtime).
+    #[arg(long, env = "ATLAS_INFERENCE_THREADS", default_value_t = 1)]
+    pub inference_threads: usize,
+
     /// Seconds in-flight calls may take to finish after SIGTERM/SIGINT.
     #[arg(long, env = "ATLAS_GRACE_PERIOD_S", default_value_t = 10.0)]
     pub grace_period_s: f64,
@@ -80,6 +100,10 @@ impl Default for Config {
             max_decel: 3.0,
             max_lateral_accel: 2.0,
             max_sessions: 1024,
+            batch_max_size: 8,
+            batch_max_wait_ms: 2.0,
+            max_inflight: 64,
+            inference_threads: 1,
             grace_period_s: 10.0,
         }
     }
@@ -107,9 +131,39 @@ impl Config {
         })
     }
 
+    /// The batcher's settings; refuses out-of-range values, naming the
+    /// flag.
+    pub fn batch_settings(&self) -> Result<BatchSettings, Error> {
+        if !(self.batch_max_wait_ms.is_finite() && (0.0..=1000.0).contains(&self.batch_max_wait_ms))
+        {
+            return Err(Error::Config(format!(
+                "--batch-max-wait-ms must be between 0 and 1000, got {}",
+                self.batch_max_wait_ms
+            )));
+        }
+        for (flag, v, max) in [
+            ("--batch-max-size", self.batch_max_size, 1024),
+            ("--max-inflight", self.max_inflight, 1 << 20),
+            ("--inference-threads", self.inference_threads, 256),
+        ] {
+            if v == 0 || v > max {
+                return Err(Error::Config(format!(
+                    "{flag} must be between 1 and {max}, got {v}"
+                )));
+            }
+        }
+        Ok(BatchSettings {
+            max_size: self.batch_max_size,
+            max_wait: Duration::from_secs_f64(self.batch_max_wait_ms / 1e3),
+            max_inflight: self.max_inflight,
+            workers: self.inference_threads,
+        })
+    }
+
     /// Checks every setting, naming the first bad one.
     pub fn validate(&self) -> Result<(), Error> {
         self.grace_period()?;
+        self.batch_settings()?;
         if self.max_sessions == 0 {
             return Err(Error::Config("max sessions must be at least 1".into()));
         }
@@ -141,7 +195,12 @@ mod tests {
         assert_eq!(cli.config.target_speed, d.target_speed);
         assert_eq!(cli.config.max_sessions, d.max_sessions);
         assert_eq!(cli.config.grace_period_s, d.grace_period_s);
+        assert_eq!(cli.config.batch_max_size, d.batch_max_size);
+        assert_eq!(cli.config.batch_max_wait_ms, d.batch_max_wait_ms);
+        assert_eq!(cli.config.max_inflight, d.max_inflight);
+        assert_eq!(cli.config.inference_threads, d.inference_threads);
         d.validate().unwrap();
+        assert_eq!(d.batch_settings().unwrap(), BatchSettings::default());
     }
 
     #[test]
@@ -158,8 +217,18 @@ mod tests {
             "3",
             "--grace-period-s",
             "1.5",
+            "--batch-max-size",
+            "16",
+            "--batch-max-wait-ms",
+            "0.5",
+            "--max-inflight",
+            "5",
         ])
         .unwrap();
+        let b = cli.config.batch_settings().unwrap();
+        assert_eq!(b.max_size, 16);
+        assert!((b.max_wait.as_secs_f64() - 0.0005).abs() < 1e-9, "{b:?}");
+        assert_eq!(b.max_inflight, 5);
         assert_eq!(cli.config.target_speed, 12.5);
         assert_eq!(cli.config.max_sessions, 3);
         cli.config.validate().unwrap();
@@ -196,6 +265,26 @@ mod tests {
             },
             Config {
                 max_sessions: 0,
+                ..Config::default()
+            },
+            Config {
+                batch_max_size: 0,
+                ..Config::default()
+            },
+            Config {
+                batch_max_wait_ms: -1.0,
+                ..Config::default()
+            },
+            Config {
+                batch_max_wait_ms: f64::NAN,
+                ..Config::default()
+            },
+            Config {
+                max_inflight: 0,
+                ..Config::default()
+            },
+            Config {
+                inference_threads: 0,
                 ..Config::default()
             },
         ] {

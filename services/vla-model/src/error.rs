@@ -12,6 +12,9 @@ pub enum Error {
     SessionExists(String),
     #[error("too many open sessions (limit {limit})")]
     TooManySessions { limit: usize },
+    /// The in-flight `drive` limit is reached; retry after the hint.
+    #[error("too many drive requests in flight (limit {limit}); retry in {retry_after_ms} ms")]
+    Overloaded { limit: usize, retry_after_ms: u64 },
     #[error("unsupported contract revision {0:?} (this server speaks 1 and 2)")]
     UnsupportedRevision(String),
     /// A request field is malformed; the message names the field.
@@ -48,7 +51,7 @@ impl From<Error> for tonic::Status {
         let code = match &e {
             Error::SessionNotFound(_) => Code::NotFound,
             Error::SessionExists(_) => Code::AlreadyExists,
-            Error::TooManySessions { .. } => Code::ResourceExhausted,
+            Error::TooManySessions { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
             Error::UnsupportedRevision(_) => Code::FailedPrecondition,
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::Policy(PolicyError::Unsupported(_) | PolicyError::NotEnoughContext(_)) => {
@@ -62,7 +65,14 @@ impl From<Error> for tonic::Status {
             | Error::Preflight(_)
             | Error::Serve(_) => Code::Internal,
         };
-        tonic::Status::new(code, e.to_string())
+        let mut status = tonic::Status::new(code, e.to_string());
+        if let Error::Overloaded { retry_after_ms, .. } = e {
+            let value = tonic::metadata::MetadataValue::from(retry_after_ms);
+            let md = status.metadata_mut();
+            md.insert(crate::batch::RETRY_AFTER_HEADER, value.clone());
+            md.insert(crate::batch::GRPC_PUSHBACK_HEADER, value);
+        }
+        status
     }
 }
 
@@ -95,5 +105,21 @@ mod tests {
         for (e, code) in cases {
             assert_eq!(tonic::Status::from(e).code(), code);
         }
+    }
+
+    #[test]
+    fn overload_carries_the_retry_hint_in_metadata() {
+        let s = tonic::Status::from(Error::Overloaded {
+            limit: 4,
+            retry_after_ms: 37,
+        });
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        for key in [
+            crate::batch::RETRY_AFTER_HEADER,
+            crate::batch::GRPC_PUSHBACK_HEADER,
+        ] {
+            assert_eq!(s.metadata().get(key).unwrap().to_str().unwrap(), "37");
+        }
+        assert!(s.message().contains("retry in 37 ms"), "{}", s.message());
     }
 }

@@ -15,6 +15,8 @@
 //!   use) — health, warm-up, drain.
 //! - [`service`]: the eight rpcs as thin wrappers over `inner_*` methods.
 //! - [`wire`]: validation of incoming messages into domain types.
+//! - [`batch`]: micro-batching of `drive` across sessions on inference
+//!   threads, and the in-flight limit (RESOURCE_EXHAUSTED + retry hint).
 //! - [`session`]: per-session observation state and the session table.
 //! - [`observation`]: what a policy sees.
 //! - [`policy`]: the [`Policy`] trait, the `baseline` [`RouteFollower`]
@@ -26,6 +28,7 @@
 //! - [`geometry`]: poses and quaternions in the contract's conventions.
 //! - [`error`]: [`Error`] and its one mapping to `tonic::Status`.
 
+pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod error;
@@ -39,6 +42,9 @@ pub mod session;
 pub mod warmup;
 pub mod wire;
 
+/// The model crate, for callers (the `atlas` CLI) that train or inspect
+/// the model the `model` policy serves.
+pub use atlas_model;
 pub use config::Config;
 pub use error::Error;
 pub use observation::Observation;

@@ -1,5 +1,7 @@
 //! Start-up checks of the `model` policy, run before the server binds its
-//! policy (and by any CLI that wants them on their own): the device opens,
+//! policy (and by `atlas preflight` on their own): the device opens (on
+//! CUDA: compute capability at least 7.0 and free memory at least the
+//! model's need plus 20 %),
 //! the model directory is complete, the weights match their SHA-256
 //! sidecar and their shapes match `config.json`, and a warm-up inference on
 //! a synthetic observation yields a finite trajectory. Each failure is an
@@ -53,6 +55,9 @@ pub fn run(config: &Config) -> Result<PreflightReport, Error> {
     });
 
     let dir = &config.model_dir;
+    if device.is_cuda() {
+        checks.push(cuda_check(config, &device).map_err(|msg| fail("device", msg))?);
+    }
     for file in [
         atlas_model::pretrained::CONFIG_FILE,
         atlas_model::pretrained::WEIGHTS_FILE,
@@ -108,6 +113,37 @@ pub fn run(config: &Config) -> Result<PreflightReport, Error> {
     Ok(PreflightReport {
         checks,
         policy: Arc::new(policy),
+    })
+}
+
+/// On a CUDA device: compute capability at least 7.0 and free memory at
+/// least the model's need (weights, activations at `--batch-max-size`,
+/// workspaces) plus 20 %.
+fn cuda_check(config: &Config, device: &candle_core::Device) -> Result<Check, String> {
+    use atlas_model::pretrained;
+    let cfg = pretrained::load_config(&config.model_dir).map_err(|e| e.to_string())?;
+    let parameters: usize = pretrained::expected_shapes(&cfg)
+        .map_err(|e| e.to_string())?
+        .values()
+        .map(|shape| shape.iter().product::<usize>())
+        .sum();
+    let dtype = atlas_model::default_dtype(device);
+    let need =
+        pretrained::device_memory_need(&cfg, parameters, dtype, config.batch_max_size.max(1));
+    let res = pretrained::cuda_resources(device).map_err(|e| e.to_string())?;
+    pretrained::check_cuda(&res, need)?;
+    let mib = |b: u64| b / (1 << 20);
+    Ok(Check {
+        name: "gpu",
+        detail: format!(
+            "compute capability {}.{}, {} MiB free of {}, model needs {} MiB + {:.0} %",
+            res.compute_capability.0,
+            res.compute_capability.1,
+            mib(res.free_bytes),
+            mib(res.total_bytes),
+            mib(need),
+            pretrained::MEMORY_HEADROOM * 100.0
+        ),
     })
 }
 

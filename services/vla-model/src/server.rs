@@ -42,7 +42,11 @@ pub async fn serve_with_policy(
     config.validate()?;
     let grace = config.grace_period()?;
     let (health, health_service) = Health::new(&[SERVICE_NAME]).await;
-    let driver = Driver::new(policy.clone(), config.max_sessions);
+    let driver = Driver::new(
+        policy.clone(),
+        config.max_sessions,
+        config.batch_settings()?,
+    )?;
     let egodriver = EgodriverServiceServer::new(driver)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);

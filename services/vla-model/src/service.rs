@@ -2,9 +2,10 @@
 //!
 //! Each rpc is a thin, instrumented wrapper over an `inner_*` method that
 //! returns [`crate::Error`]; the single `From<Error> for Status` turns that
-//! into the status code the contract asks for. Image decoding and policy
-//! calls run on blocking threads so the async runtime keeps serving other
-//! sessions meanwhile.
+//! into the status code the contract asks for. Image decoding runs on
+//! blocking threads and planning on the batcher's inference threads
+//! ([`crate::batch`]), so the async runtime keeps serving other sessions
+//! meanwhile.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use atlas_proto::egodriver::{
 use tonic::{Request, Response, Status};
 
 use crate::Error;
+use crate::batch::{BatchSettings, Batcher};
 use crate::decode::decode_image;
 use crate::geometry::Pose;
 use crate::observation::CameraFrame;
@@ -24,22 +26,36 @@ use crate::policy::{MAX_PLAN_HORIZON_US, Plan, Policy};
 use crate::session::{Session, SessionInfo, Sessions};
 use crate::wire::{self, Revision};
 
-/// The egodriver server state: the policy and the open sessions.
+/// The egodriver server state: the policy, its batcher and the open
+/// sessions.
 #[derive(Debug)]
 pub struct Driver {
     policy: Arc<dyn Policy>,
+    batcher: Batcher,
     sessions: Sessions,
     version_id: String,
 }
 
 impl Driver {
-    pub fn new(policy: Arc<dyn Policy>, max_sessions: usize) -> Self {
+    /// A driver planning with `policy` through a batcher with `batch`
+    /// settings (which starts its inference threads).
+    pub fn new(
+        policy: Arc<dyn Policy>,
+        max_sessions: usize,
+        batch: BatchSettings,
+    ) -> Result<Self, Error> {
         let version_id = format!("atlas-vla-{}-{}", policy.name(), env!("CARGO_PKG_VERSION"));
-        Self {
+        Ok(Self {
+            batcher: Batcher::new(policy.clone(), batch)?,
             policy,
             sessions: Sessions::new(max_sessions),
             version_id,
-        }
+        })
+    }
+
+    /// The batcher (settings, counters).
+    pub fn batcher(&self) -> &Batcher {
+        &self.batcher
     }
 
     /// Number of open sessions.
@@ -186,8 +202,7 @@ impl Driver {
             });
         };
         let anchor = obs.current().map(|s| s.pose).unwrap_or_default();
-        let policy = self.policy.clone();
-        let plan = tokio::task::spawn_blocking(move || policy.plan(&obs)).await??;
+        let plan = self.batcher.plan(obs).await?;
         let terminate_session = plan.terminate_session;
         let trajectory = plan_to_trajectory(anchor, now, query, plan)?;
         Ok(DriveResponse {

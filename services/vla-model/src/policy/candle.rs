@@ -261,6 +261,10 @@ impl Policy for CandlePolicy {
         Ok(())
     }
 
+    fn plan_batch(&self, obs: &[&Observation]) -> Vec<Result<Plan, PolicyError>> {
+        self.plan_many(obs)
+    }
+
     fn plan(&self, obs: &Observation) -> Result<Plan, PolicyError> {
         self.plan_many(&[obs])
             .pop()

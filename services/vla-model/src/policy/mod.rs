@@ -92,6 +92,14 @@ pub trait Policy: Send + Sync + std::fmt::Debug {
 
     /// Plans from `obs`, which always holds at least one ego sample.
     fn plan(&self, obs: &Observation) -> Result<Plan, PolicyError>;
+
+    /// Plans several observations (from different sessions) at once and
+    /// answers in order, one result per observation. The server's batcher
+    /// calls this; a policy that gains from batching (one forward pass for
+    /// all) overrides it, the default plans them one by one.
+    fn plan_batch(&self, obs: &[&Observation]) -> Vec<Result<Plan, PolicyError>> {
+        obs.iter().map(|o| self.plan(o)).collect()
+    }
 }
 
 /// The plan timestamps for one drive: `time_now_us + k·PLAN_STEP_US` for

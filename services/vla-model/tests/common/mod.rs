@@ -55,6 +55,10 @@ impl TestServer {
         Self::start_with(test_config(), Some(policy)).await
     }
 
+    pub async fn start_with_config_and_policy(config: Config, policy: Arc<dyn Policy>) -> Self {
+        Self::start_with(config, Some(policy)).await
+    }
+
     async fn start_with(config: Config, policy: Option<Arc<dyn Policy>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
