@@ -413,6 +413,12 @@ pub fn topdown_png(
         let red = RGBColor(220, 20, 20);
         let infractions: Vec<_> = trace.events.iter().filter(|e| e.infraction).collect();
         let text = font_available();
+        // The title band stays clear of paths that leave the view.
+        root.draw(&Rectangle::new(
+            [(0, 0), (w as i32, View::TOP as i32 - 1)],
+            WHITE.filled(),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         for (k, e) in infractions.iter().enumerate() {
             let p = view.px(e.x, e.y);
             root.draw(&Cross::new(p, 8, red.stroke_width(3)))
