@@ -170,8 +170,12 @@ pub(crate) fn mandatory(sit: &Situation, f: &mut Follow, target: u32) -> bool {
     if evaluate(sit, node.road, target).is_none() {
         return false;
     }
+    if !switch(sit.map, f, target, true) {
+        return false;
+    }
+    // The plan now goes on from the new lane.
     f.plan.pop_front();
-    switch(sit.map, f, target, true)
+    true
 }
 
 /// The MOBIL gain of moving into lane node `target` of `road`, or `None`
