@@ -462,6 +462,10 @@ pub struct Scenario {
     pub parameters: Vec<(String, crate::expr::Value)>,
     /// Elements skipped under the lenient option, and other notes.
     pub warnings: Vec<String>,
+    /// ScenarioRunner pass criteria: undeclared `criteria_*` parameters of
+    /// ParameterConditions (name, value). They are not conditions of the
+    /// run; a runtime scores them at its end.
+    pub criteria: Vec<(String, String)>,
 }
 
 impl Scenario {

@@ -160,6 +160,7 @@ pub fn read_str(
         catalogs: None,
         loaded: Loaded::default(),
         overrides: opts.parameters.clone(),
+        criteria: Vec::new(),
     };
     let sc = r.scenario(doc.root_element())?;
     Ok((sc, r.loaded))
@@ -200,6 +201,7 @@ struct Reader<'d, 'i> {
     catalogs: Option<Vec<CatalogFile>>,
     loaded: Loaded,
     overrides: Vec<(String, String)>,
+    criteria: Vec<(String, String)>,
 }
 
 fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
@@ -452,6 +454,7 @@ impl<'d, 'i> Reader<'d, 'i> {
             stop,
             parameters: self.scope.globals(),
             warnings: std::mem::take(&mut self.warnings),
+            criteria: std::mem::take(&mut self.criteria),
         };
         crate::check::references(&sc)?;
         Ok(sc)
@@ -588,6 +591,7 @@ impl<'d, 'i> Reader<'d, 'i> {
                 catalogs: Some(Vec::new()),
                 loaded: Loaded::default(),
                 overrides: Vec::new(),
+                criteria: Vec::new(),
             };
             sub.scope.push();
             if let Some(d) = sub.child(node, "ParameterDeclarations") {
@@ -1429,6 +1433,12 @@ impl<'d, 'i> Reader<'d, 'i> {
                     "ParameterCondition" => {
                         let pname = self.string(v, "parameterRef")?;
                         let pname = pname.trim_start_matches('$').to_owned();
+                        if pname.starts_with("criteria_") && self.scope.get(&pname).is_none() {
+                            // A ScenarioRunner pass criterion, not a condition.
+                            let value = self.opt_string(v, "value")?.unwrap_or_default();
+                            self.criteria.push((pname, value));
+                            return Ok(None);
+                        }
                         if self.scope.get(&pname).is_none() {
                             return Err(self.err(v, format!("unknown parameter `{pname}`")));
                         }

@@ -249,6 +249,33 @@ fn delays_and_edges_shift_and_gate_triggers() {
 }
 
 #[test]
+fn scenario_runner_criteria_are_collected_not_played() {
+    let stop = r#"<SimulationTimeCondition value="2" rule="greaterOrEqual"/></ByValueCondition></Condition>
+      <Condition name="c" delay="0" conditionEdge="rising"><ByValueCondition><ParameterCondition parameterRef="criteria_CollisionTest" value="" rule="lessThan"/></ByValueCondition></Condition>
+      <Condition name="d" delay="0" conditionEdge="rising"><ByValueCondition><ParameterCondition parameterRef="criteria_MaxVelocityTest" value="25" rule="lessThan"/>"#;
+    let sc = read(&doc("", "", "", stop)).unwrap();
+    assert_eq!(
+        sc.criteria,
+        vec![
+            ("criteria_CollisionTest".to_owned(), String::new()),
+            ("criteria_MaxVelocityTest".to_owned(), "25".to_owned())
+        ]
+    );
+    // The stop trigger still fires on its time condition alone.
+    let mut p = player(&doc("", "", "", stop));
+    run_to(&mut p, 2.2);
+    assert!(p.finished());
+    // Other undeclared parameters stay errors.
+    let bad = stop.replace("criteria_MaxVelocityTest", "MaxVelocity");
+    assert!(
+        read(&doc("", "", "", &bad))
+            .unwrap_err()
+            .message
+            .contains("MaxVelocity")
+    );
+}
+
+#[test]
 fn the_stop_trigger_ends_the_storyboard() {
     let mut p = player(&doc(
         "",
