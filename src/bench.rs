@@ -535,6 +535,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
             limit: None,
             maps_dir: cfg.maps_dir.clone(),
             progress: false,
+            artifacts: false,
         })
         .await?;
         let wall = t.elapsed().as_secs_f64();

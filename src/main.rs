@@ -111,6 +111,10 @@ struct SuiteRunArgs {
     /// No progress bar or per-run lines.
     #[arg(long, env = "ATLAS_QUIET")]
     quiet: bool,
+    /// Write each run's artifacts (trajectory CSV, events, top-down PNG)
+    /// under runs/<id>/artifacts/ from the trace the runtime sends back.
+    #[arg(long, env = "ATLAS_ARTIFACTS")]
+    artifacts: bool,
 }
 
 #[derive(clap::Args)]
@@ -345,6 +349,7 @@ async fn suite(cmd: SuiteCommand) -> anyhow::Result<()> {
                 limit: a.limit,
                 maps_dir: a.maps_dir,
                 progress: !a.quiet,
+                artifacts: a.artifacts,
             })
             .await?;
             if summary.failed > 0 || summary.finished < summary.selected && !a.dry_run {

@@ -187,6 +187,27 @@ fn load_trajectory(dir: &Path) -> Vec<[f64; 4]> {
         .unwrap_or_default()
 }
 
+/// The run's top-down picture relative to the report: `runs/<id>/topdown.png`,
+/// or the one the run's artifacts hold (`runs/<id>/artifacts/<run>/topdown.png`).
+fn topdown(rdir: &Path, id: &str) -> Option<String> {
+    if rdir.join("topdown.png").is_file() {
+        return Some(format!("runs/{id}/topdown.png"));
+    }
+    let mut found: Vec<String> = std::fs::read_dir(rdir.join("artifacts"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("topdown.png").is_file())
+        .map(|e| {
+            format!(
+                "runs/{id}/artifacts/{}/topdown.png",
+                e.file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         0.0
@@ -307,10 +328,10 @@ figure{{margin:0;border:1px solid #ddd;padding:6px}}figcaption{{font-size:11px;m
             r.score_composed,
             esc(&r.status)
         );
-        let image = if rdir.join("topdown.png").is_file() {
+        let image = if let Some(rel) = topdown(&rdir, &e.id) {
             format!(
-                "<img src=\"runs/{}/topdown.png\" width=\"180\" alt=\"top-down view of run {}\">",
-                esc(&e.id),
+                "<img src=\"{}\" width=\"180\" alt=\"top-down view of run {}\">",
+                esc(&rel),
                 esc(&e.id)
             )
         } else {

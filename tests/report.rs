@@ -75,6 +75,7 @@ fn report_renders_in_headless_chromium() {
         "--out",
         out.to_str().unwrap(),
         "--quiet",
+        "--artifacts",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let manifest: serde_json::Value =
@@ -86,14 +87,23 @@ fn report_renders_in_headless_chromium() {
         .cloned()
         .collect();
     assert_eq!(ids.len(), 2);
-    // One run has a top-down image from the artifacts, the other only its path.
-    std::fs::write(out.join("runs").join(&ids[0]).join("topdown.png"), PNG_1X1).unwrap();
+    // --artifacts: each run's artifacts hold a top-down PNG. Keep them for
+    // the first run; the second shows the report's own drawing of its path.
+    let arts = |id: &str| out.join("runs").join(id).join("artifacts");
+    let pictures: Vec<_> = std::fs::read_dir(arts(&ids[0]))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("topdown.png"))
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(pictures.len(), 1, "one top-down picture per run");
+    assert_eq!(&std::fs::read(&pictures[0]).unwrap()[..8], &PNG_1X1[..8]);
+    std::fs::remove_dir_all(arts(&ids[1])).unwrap();
 
     let o = atlas(&["report", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html_path = out.join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
-    assert!(html.contains(&format!("runs/{}/topdown.png", ids[0])));
+    assert!(html.contains(&format!("runs/{}/artifacts/", ids[0])) && html.contains("/topdown.png"));
     assert!(
         html.contains("<polyline"),
         "the run without an image gets its path drawn"

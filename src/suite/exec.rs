@@ -176,9 +176,12 @@ impl Failure {
 /// A point of the ego's path: sim time, x, y, yaw.
 pub type TrajPoint = [f64; 4];
 
+/// A finished attempt: the record, the ego's path, and the runtime's trace when asked for.
+pub type Finished = (pb::RouteRecord, Vec<TrajPoint>, Option<pb::Trace>);
+
 /// What a run came to.
 pub struct Outcome {
-    pub result: Result<(pb::RouteRecord, Vec<TrajPoint>), String>,
+    pub result: Result<Finished, String>,
     pub attempts: Vec<Attempt>,
     pub eval_s: f64,
 }
@@ -187,7 +190,7 @@ async fn attempt(
     mut client: Client,
     request: pb::RunScenarioRequest,
     limit: Duration,
-) -> Result<(pb::RouteRecord, Vec<TrajPoint>), Failure> {
+) -> Result<Finished, Failure> {
     let mut started = false;
     let mut traj = Vec::new();
     let body = async {
@@ -207,7 +210,7 @@ async fn attempt(
                         traj.push([p.sim_time_s, p.x, p.y, p.yaw]);
                     }
                     Some(pb::run_event::Kind::Finished(f)) => {
-                        return f.record.ok_or_else(|| {
+                        return f.record.map(|r| (r, f.trace)).ok_or_else(|| {
                             Failure::new(Code::Internal, "the runtime finished without a record")
                         });
                     }
@@ -225,7 +228,7 @@ async fn attempt(
     };
     let res = tokio::time::timeout(limit, body).await;
     match res {
-        Ok(Ok(record)) => Ok((record, traj)),
+        Ok(Ok((record, trace))) => Ok((record, traj, trace)),
         Ok(Err(f)) => Err(f),
         Err(_) => Err(Failure::new(
             Code::DeadlineExceeded,
@@ -286,7 +289,7 @@ pub async fn run(
             Some((k, i, hedge, wall, res)) = inflight.next() => {
                 last_replica = Some(i);
                 match res {
-                    Ok((record, traj)) => {
+                    Ok((record, traj, trace)) => {
                         attempts.push(Attempt {
                             n: k,
                             replica: replicas.addrs[i].clone(),
@@ -305,7 +308,7 @@ pub async fn run(
                             });
                         }
                         return Outcome {
-                            result: Ok((record, traj)),
+                            result: Ok((record, traj, trace)),
                             attempts,
                             eval_s: t0.elapsed().as_secs_f64(),
                         };

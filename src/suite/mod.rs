@@ -42,6 +42,9 @@ pub struct RunConfig {
     pub limit: Option<usize>,
     pub maps_dir: PathBuf,
     pub progress: bool,
+    /// Ask the runtime for each run's trace and write its artifacts
+    /// (trajectory CSV, events, top-down PNG) under `runs/<id>/artifacts/`.
+    pub artifacts: bool,
 }
 
 /// What a suite invocation came to.
@@ -405,6 +408,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
                 progress_every: 2,
                 driver_addr: driver_addr[&spec.policy].clone(),
                 route_id: spec.route_id.clone().unwrap_or_default(),
+                record_trace: cfg.artifacts,
                 ..Default::default()
             }),
             index: spec.ordinal,
@@ -424,8 +428,14 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
         done += 1;
         retries += outcome.attempts.iter().filter(|a| a.n > 1).count();
         let line = match outcome.result {
-            Ok((record, traj)) => {
+            Ok((record, traj, trace)) => {
                 let dir = run_dir(&cfg.out, &spec.id);
+                if let Some(trace) = &trace
+                    && let Err(e) =
+                        crate::artifacts::write_run(&dir.join("artifacts"), &record, trace)
+                {
+                    eprintln!("{}: artifacts: {e:#}", spec.id);
+                }
                 let rec = manifest::Record::from_pb(&record);
                 manifest::write_atomic(
                     &dir.join("record.json"),
