@@ -9,6 +9,8 @@ use atlas::local::{LocalConfig, LocalStack};
 use atlas_proto::scenario as pb;
 use clap::{Parser, Subcommand};
 
+mod model_cmds;
+
 #[derive(Parser)]
 #[command(
     name = "atlas",
@@ -41,6 +43,12 @@ enum Command {
         #[arg(env = "ATLAS_REPORT_DIR")]
         dir: PathBuf,
     },
+    /// Train the driving model by behaviour cloning in the built-in
+    /// simulator, then drive scenarios with it through the three services.
+    Train(Box<model_cmds::TrainCmd>),
+    /// Check the model policy's setup as `atlas-vla --policy model` does at
+    /// start-up (device, GPU, weights, checksum, shapes, warm-up).
+    Preflight(Box<atlas_vla::Config>),
     /// Measure one control step phase by phase, and suite throughput.
     Bench(BenchArgs),
     /// Check a gRPC server's health (same flags and exit codes as grpc_health_probe).
@@ -309,6 +317,8 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Serve(service) => serve(service).await,
+            Command::Train(cmd) => model_cmds::train(*cmd).await,
+            Command::Preflight(config) => model_cmds::preflight(*config).await,
             Command::Probe { .. } => unreachable!("handled above"),
         }
     })
