@@ -7,7 +7,8 @@
 # CI runs exactly this (.ci/run). Needs the Rust toolchain, python3 with venv
 # (the egodriver compatibility test installs carla-driver-interface from PyPI
 # into a venv under the target dir) and network access to crates.io and PyPI
-# on the first run.
+# on the first run; installs Debian's chromium (scripts/ensure_chromium.sh)
+# when missing, for the report test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/atlas-target}"
@@ -18,6 +19,9 @@ for c in rustfmt clippy; do
     rustup component add "$c"
   fi
 done
+
+# The HTML report test renders the report in headless Chromium (Debian's package).
+bash scripts/ensure_chromium.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
