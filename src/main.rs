@@ -444,16 +444,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             sources.push((atlas::client::source(path)?, String::new()));
         }
     }
-    let traffic = (args.traffic_vehicles.is_some() || args.traffic_pedestrians.is_some()).then(
-        || pb::TrafficOptions {
-            vehicles: args
-                .traffic_vehicles
-                .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.0),
-            pedestrians: args
-                .traffic_pedestrians
-                .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.1),
-        },
-    );
+    let traffic =
+        (args.traffic_vehicles.is_some() || args.traffic_pedestrians.is_some()).then(|| {
+            pb::TrafficOptions {
+                vehicles: args
+                    .traffic_vehicles
+                    .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.0),
+                pedestrians: args
+                    .traffic_pedestrians
+                    .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.1),
+            }
+        });
     let (addr, stack) = match &args.scenario_addr {
         Some(a) => (a.clone(), None),
         None => {

@@ -233,7 +233,10 @@ async fn sigterm_lets_an_in_flight_run_finish() {
         }
     };
     assert_eq!(record.route_id, "town01_blocked");
-    assert!(record.meta.as_ref().unwrap().duration_game >= 39.9, "{record:?}");
+    assert!(
+        record.meta.as_ref().unwrap().duration_game >= 39.9,
+        "{record:?}"
+    );
     let status = tokio::task::block_in_place(|| sigterm_wait(&mut scenario));
     assert!(status.success(), "{status:?}");
     // Drained: it no longer accepts connections.
