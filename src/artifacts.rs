@@ -264,7 +264,10 @@ fn ground_colour(g: Ground) -> [u8; 3] {
 struct View {
     min_x: f64,
     max_y: f64,
-    mpp: f64,
+    /// Metres per pixel along x and y; they differ when a long, thin scene
+    /// (a straight highway) is stretched across its short side.
+    mpp_x: f64,
+    mpp_y: f64,
     width: u32,
     height: u32,
 }
@@ -272,6 +275,9 @@ struct View {
 impl View {
     const TOP: u32 = 56;
     const MAX_SIDE: f64 = 1400.0;
+    /// Longest side over shortest side beyond which the short side is
+    /// stretched, so lateral moves (cut-ins, swerves) stay visible.
+    const MAX_ASPECT: f64 = 5.0;
 
     fn fit(points: impl Iterator<Item = (f64, f64)>) -> Self {
         let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
@@ -288,26 +294,39 @@ impl View {
         let (x0, y0, x1, y1) = (x0 - margin, y0 - margin, x1 + margin, y1 + margin);
         let side = (x1 - x0).max(y1 - y0);
         let mpp = (side / Self::MAX_SIDE).max(0.1);
+        let (mut mpp_x, mut mpp_y) = (mpp, mpp);
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        if dx > Self::MAX_ASPECT * dy {
+            mpp_y = (dy * Self::MAX_ASPECT / Self::MAX_SIDE).min(mpp);
+        } else if dy > Self::MAX_ASPECT * dx {
+            mpp_x = (dx * Self::MAX_ASPECT / Self::MAX_SIDE).min(mpp);
+        }
         Self {
             min_x: x0,
             max_y: y1,
-            mpp,
-            width: (((x1 - x0) / mpp).ceil() as u32).max(480),
-            height: ((y1 - y0) / mpp).ceil() as u32 + Self::TOP,
+            mpp_x,
+            mpp_y,
+            width: ((dx / mpp_x).ceil() as u32).max(480),
+            height: (dy / mpp_y).ceil() as u32 + Self::TOP,
         }
+    }
+
+    /// How much the short side is stretched (1 when the scale is uniform).
+    fn stretch(&self) -> f64 {
+        self.mpp_x.max(self.mpp_y) / self.mpp_x.min(self.mpp_y)
     }
 
     fn px(&self, x: f64, y: f64) -> (i32, i32) {
         (
-            ((x - self.min_x) / self.mpp).round() as i32,
-            ((self.max_y - y) / self.mpp).round() as i32 + Self::TOP as i32,
+            ((x - self.min_x) / self.mpp_x).round() as i32,
+            ((self.max_y - y) / self.mpp_y).round() as i32 + Self::TOP as i32,
         )
     }
 
     fn world(&self, px: u32, py: u32) -> (f64, f64) {
         (
-            self.min_x + (px as f64 + 0.5) * self.mpp,
-            self.max_y - (py as f64 - Self::TOP as f64 + 0.5) * self.mpp,
+            self.min_x + (px as f64 + 0.5) * self.mpp_x,
+            self.max_y - (py as f64 - Self::TOP as f64 + 0.5) * self.mpp_y,
         )
     }
 }
@@ -336,7 +355,38 @@ pub fn topdown_png(
         .map(|(&x, &y)| (x as f64, y as f64))
         .collect();
     let ego_path = ego.map(track_points).unwrap_or_default();
-    let view = View::fit(route.iter().chain(&ego_path).copied());
+    // Frame what happened: the ego's path and the actors that came within
+    // 60 m of it, and the route where the ego had little of a path (a route
+    // far longer than the run would shrink the actors to dots).
+    let near_ego = |pts: &[(f64, f64)]| {
+        pts.iter().any(|&(x, y)| {
+            ego_path
+                .iter()
+                .step_by(5)
+                .any(|&(ex, ey)| (x - ex).hypot(y - ey) < 60.0)
+        })
+    };
+    let others: Vec<Vec<(f64, f64)>> = trace
+        .tracks
+        .iter()
+        .filter(|t| t.actor_id != trace.ego_actor_id)
+        .map(track_points)
+        .filter(|pts| near_ego(pts))
+        .collect();
+    let ego_len: f64 = ego_path
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+        .sum();
+    let route_len: f64 = route
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+        .sum();
+    let framed: Vec<(f64, f64)> = if ego_len > 0.5 * route_len {
+        route.iter().chain(&ego_path).copied().collect()
+    } else {
+        ego_path.iter().copied().chain(others.concat()).collect()
+    };
+    let view = View::fit(framed.into_iter());
     let (w, h) = (view.width, view.height);
 
     // The map's ground classes under the picture.
@@ -375,9 +425,14 @@ pub fn topdown_png(
             let pts = path(&track_points(t));
             root.draw(&PathElement::new(
                 pts.clone(),
-                colour.mix(0.55).stroke_width(1),
+                colour.mix(0.7).stroke_width(2),
             ))
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            // A dot every 20 samples shows pace and where it went when.
+            for &p in pts.iter().step_by(20) {
+                root.draw(&Circle::new(p, 2, colour.mix(0.9).filled()))
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
             if let Some(&last) = pts.last() {
                 root.draw(&Circle::new(last, 2, colour.filled()))
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -436,8 +491,15 @@ pub fn topdown_png(
         }
         if text {
             let s = record.scores.unwrap_or_default();
+            let stretch = view.stretch();
+            let scale = if stretch > 1.01 {
+                let axis = if view.mpp_y < view.mpp_x { 'y' } else { 'x' };
+                format!("  |  {axis} stretched x{stretch:.1}")
+            } else {
+                String::new()
+            };
             let title = format!(
-                "{} on {}  |  {}  |  DS {:.1}  RC {:.1}%  penalty {:.3}  |  seed {}",
+                "{} on {}  |  {}  |  DS {:.1}  RC {:.1}%  penalty {:.3}  |  seed {}{scale}",
                 record.route_id,
                 record.map,
                 record.status,

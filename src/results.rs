@@ -68,6 +68,9 @@ fn record_json(r: &RouteRecord) -> Value {
                 .map(|s| s.name.clone())
                 .collect::<Vec<_>>(),
             "warnings": meta.warnings,
+            "pass_criteria": meta.pass_criteria.iter().map(|c| json!({
+                "name": c.name, "result": c.result, "detail": c.detail,
+            })).collect::<Vec<_>>(),
             "traffic": { "vehicles": meta.traffic_vehicles, "pedestrians": meta.traffic_pedestrians },
         },
         "atlas": {

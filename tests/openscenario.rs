@@ -12,7 +12,7 @@ use atlas_proto::scenario as pb;
 fn corpus() -> PathBuf {
     let p = std::env::var_os("ATLAS_ALKS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo().join("../shared/corpus/openscenario/alks"));
+        .unwrap_or_else(|| common::repo().join("scenarios/alks"));
     assert!(
         p.is_dir(),
         "the ALKS corpus is not at {} (set ATLAS_ALKS_DIR)",
@@ -186,4 +186,66 @@ async fn bad_openscenario_input_is_invalid_argument() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("not found"), "{}", err.message());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_runner_pass_criteria_are_answered_in_the_record() {
+    let stack = common::local_stack().await;
+    let addr = stack.scenario.to_string();
+    let file = corpus().join("alks_scenario_4_2_1_fully_blocking_target_template.xosc");
+    // ScenarioRunner's convention: pass criteria as StopTrigger
+    // ParameterConditions on undeclared `criteria_*` parameters.
+    let criteria = r#"<ConditionGroup>
+        <Condition name="c1" delay="0" conditionEdge="rising"><ByValueCondition><ParameterCondition parameterRef="criteria_CollisionTest" value="" rule="lessThan"/></ByValueCondition></Condition>
+        <Condition name="c2" delay="0" conditionEdge="rising"><ByValueCondition><ParameterCondition parameterRef="criteria_MaxVelocityTest" value="1000" rule="lessThan"/></ByValueCondition></Condition>
+        <Condition name="c3" delay="0" conditionEdge="rising"><ByValueCondition><ParameterCondition parameterRef="criteria_NoSuchTest" value="" rule="lessThan"/></ByValueCondition></Condition>
+      </ConditionGroup>
+    </StopTrigger>
+  </Storyboard>"#;
+    let mut source = atlas::client::source(&file).unwrap();
+    let end = source.content.rfind("</StopTrigger>").unwrap();
+    let tail_end = source.content.rfind("</Storyboard>").unwrap() + "</Storyboard>".len();
+    source.content.replace_range(end..tail_end, criteria);
+    let mut client = atlas::client::connect(&addr).await.unwrap();
+    let rec = atlas::client::run_one(
+        &mut client,
+        pb::RunScenarioRequest {
+            scenario: Some(pb::run_scenario_request::Scenario::Source(source)),
+            options: Some(pb::RunOptions {
+                ego: "storyboard".into(),
+                ..Default::default()
+            }),
+            index: 0,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let meta = rec.meta.as_ref().unwrap();
+    let result = |name: &str| {
+        meta.pass_criteria
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", meta.pass_criteria))
+            .result
+            .clone()
+    };
+    // The scripted ego has no controller of its own: it hits the blocking
+    // target, so the collision criterion fails and says so.
+    let collided = rec
+        .infractions
+        .iter()
+        .any(|i| i.category.starts_with("collisions_"));
+    assert_eq!(
+        result("criteria_CollisionTest"),
+        if collided { "failed" } else { "passed" },
+        "{rec:?}"
+    );
+    assert_eq!(result("criteria_MaxVelocityTest"), "passed", "{rec:?}");
+    assert_eq!(result("criteria_NoSuchTest"), "unknown", "{rec:?}");
+    let json = atlas::results::document(std::slice::from_ref(&rec), &[]);
+    assert!(
+        json.to_string().contains("criteria_CollisionTest"),
+        "results JSON lacks the pass criteria"
+    );
 }

@@ -13,17 +13,15 @@ use atlas_proto::scenario as pb;
 
 const ATLAS: &str = env!("CARGO_BIN_EXE_atlas");
 
-fn training_routes() -> Option<PathBuf> {
-    let p = common::repo().join("../shared/corpus/routes/leaderboard-1.0/routes_training.xml");
-    p.is_file().then_some(p)
+fn training_routes() -> PathBuf {
+    let p = common::repo().join("scenarios/routes/leaderboard-1.0/routes_training.xml");
+    assert!(p.is_file(), "{} is missing", p.display());
+    p
 }
 
 #[test]
 fn a_town01_training_route_runs_with_traffic_and_writes_every_artifact() {
-    let Some(routes) = training_routes() else {
-        eprintln!("the shared corpus is not beside the repository; skipping");
-        return;
-    };
+    let routes = training_routes();
     let out = tempfile::tempdir().unwrap();
     let results = out.path().join("results.json");
     let junit = out.path().join("junit.xml");

@@ -569,12 +569,11 @@ mod tests {
         assert!(e.contains("r.xml:2") && e.contains("`id`"), "{e}");
         // The shipped Leaderboard file: 50 routes, 10 of them in Town01.
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/corpus/routes/leaderboard-1.0/routes_training.xml");
-        if let Ok(content) = std::fs::read(&corpus) {
-            let r = routes_of(&corpus, &content).unwrap();
-            assert_eq!(r.len(), 50);
-            assert_eq!(r.iter().filter(|(_, t)| t == "Town01").count(), 10);
-        }
+            .join("scenarios/routes/leaderboard-1.0/routes_training.xml");
+        let content = std::fs::read(&corpus).unwrap();
+        let r = routes_of(&corpus, &content).unwrap();
+        assert_eq!(r.len(), 50);
+        assert_eq!(r.iter().filter(|(_, t)| t == "Town01").count(), 10);
     }
 
     #[test]

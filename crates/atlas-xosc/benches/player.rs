@@ -15,10 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn corpus() -> PathBuf {
     std::env::var_os("ATLAS_ALKS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/corpus/openscenario/alks")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/alks"))
 }
 
 fn bench(c: &mut Criterion) {

@@ -8,14 +8,11 @@ use std::sync::Arc;
 use atlas_xosc::model::RoadNetwork;
 use atlas_xosc::{Options, Player};
 
-/// The ALKS corpus: `ATLAS_ALKS_DIR`, or the shared corpus beside the checkout.
+/// The ALKS corpus: `ATLAS_ALKS_DIR`, or the copy under `scenarios/alks`.
 fn corpus() -> Option<PathBuf> {
     let p = std::env::var_os("ATLAS_ALKS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/corpus/openscenario/alks")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/alks"));
     assert!(
         p.is_dir(),
         "the ALKS corpus is not at {} (set ATLAS_ALKS_DIR)",

@@ -598,6 +598,7 @@ async fn run_in_world(
             route_scenarios: settings.route_scenarios.clone(),
             traffic_vehicles: settings.traffic.map_or(0, |t| t.0),
             traffic_pedestrians: settings.traffic.map_or(0, |t| t.1),
+            pass_criteria: Vec::new(),
         }),
         timing: Some(timing(&mut step_times)),
         seed,

@@ -711,6 +711,19 @@ async fn run_in_world(
         status = "Completed".into();
     }
     let infractions = evaluator.infractions().to_vec();
+    let pass_criteria = crate::criteria::pass_criteria(&evaluator, &x.scenario.criteria)
+        .into_iter()
+        .map(|c| pb::PassCriterion {
+            name: c.name,
+            result: match c.passed {
+                Some(true) => "passed",
+                Some(false) => "failed",
+                None => "unknown",
+            }
+            .into(),
+            detail: c.detail,
+        })
+        .collect();
     let mut warnings = x.scenario.warnings.clone();
     warnings.extend(player.warnings().iter().cloned());
     for l in player.log() {
@@ -728,6 +741,7 @@ async fn run_in_world(
             duration_game: last_time,
             duration_system: wall_start.elapsed().as_secs_f64(),
             warnings,
+            pass_criteria,
             ..Default::default()
         }),
         timing: Some(runner::timing(&mut step_times)),
