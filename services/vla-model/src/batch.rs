@@ -126,21 +126,18 @@ impl Batcher {
             batches: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         });
-        let permits = Arc::new(Semaphore::new(settings.max_inflight));
         let mut workers = Vec::with_capacity(settings.workers);
         for i in 0..settings.workers {
             let (policy, rx, stats) = (policy.clone(), rx.clone(), stats.clone());
-            let permits = permits.clone();
-            let inflight = move || settings.max_inflight - permits.available_permits();
             let handle = std::thread::Builder::new()
                 .name(format!("vla-infer-{i}"))
-                .spawn(move || worker(policy.as_ref(), &rx, settings, &stats, &inflight))
+                .spawn(move || worker(policy.as_ref(), &rx, settings, &stats))
                 .map_err(|e| Error::Config(format!("starting inference thread {i}: {e}")))?;
             workers.push(handle);
         }
         Ok(Self {
             queue: Mutex::new(Some(tx)),
-            permits,
+            permits: Arc::new(Semaphore::new(settings.max_inflight)),
             settings,
             stats,
             workers,
@@ -224,15 +221,9 @@ impl Drop for Batcher {
 }
 
 /// Takes the next batch off the queue: blocks for the first job, then
-/// collects until `max_size` or `max_wait` after the first. It waits only
-/// while more requests are admitted than it holds (`inflight()` counts every
-/// request admitted and not yet answered), so a lone closed-loop session pays
-/// no batching delay. `None` once the queue is closed and empty.
-fn next_batch(
-    rx: &Receiver<Job>,
-    settings: BatchSettings,
-    inflight: &dyn Fn() -> usize,
-) -> Option<Vec<Job>> {
+/// collects until `max_size` or `max_wait` after the first. `None` once the
+/// queue is closed and empty.
+fn next_batch(rx: &Receiver<Job>, settings: BatchSettings) -> Option<Vec<Job>> {
     let first = rx.recv().ok()?;
     let deadline = Instant::now() + settings.max_wait;
     let mut jobs = Vec::with_capacity(settings.max_size);
@@ -248,7 +239,7 @@ fn next_batch(
             Err(std::sync::mpsc::TryRecvError::Empty) => {}
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || inflight() <= jobs.len() {
+        if left.is_zero() {
             break;
         }
         match rx.recv_timeout(left) {
@@ -259,19 +250,13 @@ fn next_batch(
     Some(jobs)
 }
 
-fn worker(
-    policy: &dyn Policy,
-    rx: &Mutex<Receiver<Job>>,
-    settings: BatchSettings,
-    stats: &Stats,
-    inflight: &dyn Fn() -> usize,
-) {
+fn worker(policy: &dyn Policy, rx: &Mutex<Receiver<Job>>, settings: BatchSettings, stats: &Stats) {
     loop {
         // One worker collects at a time; the others wait for the lock and
         // then for the next batch, so batches fill before they split.
         let jobs = {
             let rx = rx.lock().unwrap_or_else(PoisonError::into_inner);
-            match next_batch(&rx, settings, inflight) {
+            match next_batch(&rx, settings) {
                 Some(jobs) => jobs,
                 None => return,
             }
@@ -366,14 +351,14 @@ mod tests {
             ..BatchSettings::default()
         };
         let started = Instant::now();
-        assert_eq!(next_batch(&rx, settings, &|| 11).unwrap().len(), 4);
-        assert_eq!(next_batch(&rx, settings, &|| 11).unwrap().len(), 4);
+        assert_eq!(next_batch(&rx, settings).unwrap().len(), 4);
+        assert_eq!(next_batch(&rx, settings).unwrap().len(), 4);
         // Full batches leave without waiting.
         assert!(started.elapsed() < Duration::from_secs(1));
         drop(tx);
         // The queue closed: the rest leaves at once, then nothing.
-        assert_eq!(next_batch(&rx, settings, &|| 3).unwrap().len(), 3);
-        assert!(next_batch(&rx, settings, &|| 0).is_none());
+        assert_eq!(next_batch(&rx, settings).unwrap().len(), 3);
+        assert!(next_batch(&rx, settings).is_none());
     }
 
     #[test]
@@ -390,32 +375,10 @@ mod tests {
             max_wait: Duration::from_millis(30),
             ..BatchSettings::default()
         };
-        // A second request is admitted but not queued yet: worth waiting for.
         let started = Instant::now();
-        assert_eq!(next_batch(&rx, settings, &|| 2).unwrap().len(), 1);
+        assert_eq!(next_batch(&rx, settings).unwrap().len(), 1);
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(30), "{waited:?}");
-        drop(tx);
-    }
-
-    #[test]
-    fn a_lone_request_does_not_wait() {
-        let (tx, rx) = channel();
-        let (reply, _answer) = oneshot::channel();
-        tx.send(Job {
-            obs: synthetic_observation().unwrap(),
-            reply,
-        })
-        .unwrap();
-        let settings = BatchSettings {
-            max_size: 8,
-            max_wait: Duration::from_secs(30),
-            ..BatchSettings::default()
-        };
-        // Nothing else admitted: the batch of one leaves at once.
-        let started = Instant::now();
-        assert_eq!(next_batch(&rx, settings, &|| 1).unwrap().len(), 1);
-        assert!(started.elapsed() < Duration::from_secs(10));
         drop(tx);
     }
 
