@@ -24,6 +24,15 @@ use crate::opendrive::{ContactPoint, ElementType};
 /// conflict.
 pub const CONFLICT_DISTANCE: f64 = 2.5;
 
+/// An end of a lane node, in the direction of travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    /// Where traffic leaves the lane.
+    Exit,
+    /// Where traffic enters it.
+    Entry,
+}
+
 /// A sample of a lane centre line.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NodePoint {
@@ -244,8 +253,8 @@ impl LaneGraph {
         }
         let mut edges = BTreeSet::new();
         for id in 0..g.nodes.len() as u32 {
-            g.exit_edges(map, id, &mut edges);
-            g.entry_edges(map, id, &mut edges);
+            g.link_edges(map, id, Side::Exit, &mut edges);
+            g.link_edges(map, id, Side::Entry, &mut edges);
         }
         let n = g.nodes.len();
         g.next = vec![Vec::new(); n];
@@ -293,61 +302,67 @@ impl LaneGraph {
         }
     }
 
-    /// Adds the edge `a → (road, section, lane)` if that lane exists, is
-    /// drivable, and is entered at the right end for its direction.
-    fn add_into(
+    /// Adds the edge between node `id` and the lane `(road, section, lane)`
+    /// if that lane exists, is drivable, and touches `id`'s `side` at the
+    /// right end for its direction: entered at `cp` when `side` is the exit
+    /// (edge `id → lane`), left at `cp` when it is the entry (`lane → id`).
+    fn add_edge(
         &self,
         edges: &mut BTreeSet<(u32, u32)>,
-        a: u32,
-        road: usize,
-        section: usize,
-        lane: i32,
-        entered_at: ContactPoint,
+        side: Side,
+        id: u32,
+        (road, section, lane): (usize, usize, i32),
+        cp: ContactPoint,
     ) {
-        if let Some(b) = self.node_id(road, section, lane) {
-            let fwd = self.nodes[b as usize].forward;
-            if (entered_at == ContactPoint::Start) == fwd {
-                edges.insert((a, b));
+        if let Some(other) = self.node_id(road, section, lane) {
+            let fwd = self.nodes[other as usize].forward;
+            if (cp == ContactPoint::Start) == (fwd == (side == Side::Exit)) {
+                edges.insert(match side {
+                    Side::Exit => (id, other),
+                    Side::Entry => (other, id),
+                });
             }
         }
     }
 
-    fn exit_edges(&self, map: &Map, id: u32, edges: &mut BTreeSet<(u32, u32)>) {
+    /// Edges at one end of node `id`: to the lanes it leads into (`Exit`)
+    /// or from the lanes that lead into it (`Entry`). Junction connections
+    /// are read from the incoming road's side only (`Exit`).
+    fn link_edges(&self, map: &Map, id: u32, side: Side, edges: &mut BTreeSet<(u32, u32)>) {
         let n = &self.nodes[id as usize];
         let road = map.road(n.road);
         let lane = road.lane_sections[n.section]
             .lane(n.lane_id)
             .expect("node lanes exist");
-        let links = if n.forward {
+        // Whether that end of the lane is the section's +s end.
+        let at_end = n.forward == (side == Side::Exit);
+        let links = if at_end {
             &lane.successors
         } else {
             &lane.predecessors
         };
         let same_id = [n.lane_id];
         let within: &[i32] = if links.is_empty() { &same_id } else { links };
-        if n.forward && n.section + 1 < road.lane_sections.len() {
+        if at_end && n.section + 1 < road.lane_sections.len() {
             for &l in within {
-                self.add_into(edges, id, n.road, n.section + 1, l, ContactPoint::Start);
+                let to = (n.road, n.section + 1, l);
+                self.add_edge(edges, side, id, to, ContactPoint::Start);
             }
             return;
         }
-        if !n.forward && n.section > 0 {
+        if !at_end && n.section > 0 {
             for &l in within {
-                self.add_into(edges, id, n.road, n.section - 1, l, ContactPoint::End);
+                let to = (n.road, n.section - 1, l);
+                self.add_edge(edges, side, id, to, ContactPoint::End);
             }
             return;
         }
-        let link = if n.forward {
+        let link = if at_end {
             &road.successor
         } else {
             &road.predecessor
         };
         let Some(link) = link else { return };
-        let exit_end = if n.forward {
-            ContactPoint::End
-        } else {
-            ContactPoint::Start
-        };
         match link.element_type {
             ElementType::Road => {
                 let Some(t) = map.road_index(&link.element_id) else {
@@ -361,12 +376,17 @@ impl LaneGraph {
                 };
                 let sec = Self::section_for(map, t, cp);
                 for &l in links {
-                    self.add_into(edges, id, t, sec, l, cp);
+                    self.add_edge(edges, side, id, (t, sec, l), cp);
                 }
             }
-            ElementType::Junction => {
+            ElementType::Junction if side == Side::Exit => {
                 let Some(j) = map.junction_index(&link.element_id) else {
                     return;
+                };
+                let exit_end = if at_end {
+                    ContactPoint::End
+                } else {
+                    ContactPoint::Start
                 };
                 for conn in &map.opendrive().junctions[j].connections {
                     if conn.incoming_road != road.id {
@@ -393,72 +413,12 @@ impl LaneGraph {
                     let sec = Self::section_for(map, c, conn.contact_point);
                     for &(from, to) in &conn.lane_links {
                         if from == n.lane_id {
-                            self.add_into(edges, id, c, sec, to, conn.contact_point);
+                            self.add_edge(edges, side, id, (c, sec, to), conn.contact_point);
                         }
                     }
                 }
             }
-        }
-    }
-
-    fn entry_edges(&self, map: &Map, id: u32, edges: &mut BTreeSet<(u32, u32)>) {
-        let n = &self.nodes[id as usize];
-        let road = map.road(n.road);
-        let lane = road.lane_sections[n.section]
-            .lane(n.lane_id)
-            .expect("node lanes exist");
-        let links = if n.forward {
-            &lane.predecessors
-        } else {
-            &lane.successors
-        };
-        let same_id = [n.lane_id];
-        let within: &[i32] = if links.is_empty() { &same_id } else { links };
-        let add_from = |edges: &mut BTreeSet<(u32, u32)>,
-                        road: usize,
-                        section: usize,
-                        lane: i32,
-                        exits_at: ContactPoint| {
-            if let Some(a) = self.node_id(road, section, lane) {
-                let fwd = self.nodes[a as usize].forward;
-                if (exits_at == ContactPoint::End) == fwd {
-                    edges.insert((a, id));
-                }
-            }
-        };
-        if n.forward && n.section > 0 {
-            for &l in within {
-                add_from(edges, n.road, n.section - 1, l, ContactPoint::End);
-            }
-            return;
-        }
-        if !n.forward && n.section + 1 < road.lane_sections.len() {
-            for &l in within {
-                add_from(edges, n.road, n.section + 1, l, ContactPoint::Start);
-            }
-            return;
-        }
-        let link = if n.forward {
-            &road.predecessor
-        } else {
-            &road.successor
-        };
-        let Some(link) = link else { return };
-        if link.element_type != ElementType::Road {
-            return;
-        }
-        let Some(t) = map.road_index(&link.element_id) else {
-            return;
-        };
-        let Some(cp) = link
-            .contact_point
-            .or_else(|| Self::infer_contact(map, n.road, t))
-        else {
-            return;
-        };
-        let sec = Self::section_for(map, t, cp);
-        for &l in links {
-            add_from(edges, t, sec, l, cp);
+            ElementType::Junction => {}
         }
     }
 
