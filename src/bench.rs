@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use atlas_proto::{common, egodriver, sensorsim, sim};
-use atlas_scenario::controller::{Control, Controller, ControllerConfig, Plan};
-use atlas_scenario::geometry::{Pose2, optical_mount};
-use atlas_scenario::runner::camera;
+use atlas_proto::{common, egodriver, sim};
+use atlas_scenario::controller::{Control, Controller, ControllerConfig};
+use atlas_scenario::geometry::Pose2;
+use atlas_scenario::runner::{self, camera};
 use atlas_scenario::scenario::{MapRef, Placement};
 use serde_json::{Value, json};
 
@@ -87,8 +87,8 @@ fn engine(
     start: &(String, i32, f64, f64),
 ) -> anyhow::Result<Vec<Value>> {
     use atlas_sim::{
-        ActorKind, ActorSpec, Behavior, CameraSpec, Dimensions, LanePosition, Map, Pose,
-        SensorSpec, VehicleControl, World,
+        ActorKind, ActorSpec, Behavior, Dimensions, LanePosition, Map, SensorSpec, VehicleControl,
+        World,
     };
     let map =
         Arc::new(Map::from_file(map_file).map_err(|e| anyhow!("{}: {e}", map_file.display()))?);
@@ -114,27 +114,8 @@ fn engine(
         w.spawn_traffic(cfg.traffic, 0, 1)
             .map_err(|e| anyhow!("traffic: {e}"))?;
     }
-    let (mx, my, mz) = camera::MOUNT;
     let cam = w
-        .attach_sensor(
-            ego,
-            camera::LOGICAL_ID,
-            SensorSpec::Camera(CameraSpec {
-                width: camera::WIDTH,
-                height: camera::HEIGHT,
-                fov_deg: camera::HFOV_DEG,
-                fx: camera::focal(),
-                fy: camera::focal(),
-                cx: camera::WIDTH as f64 / 2.0,
-                cy: camera::HEIGHT as f64 / 2.0,
-                mount: Pose {
-                    x: mx,
-                    y: my,
-                    z: mz,
-                    ..Pose::default()
-                },
-            }),
-        )
+        .attach_sensor(ego, camera::LOGICAL_ID, SensorSpec::Camera(camera::spec()))
         .map_err(|e| anyhow!("camera: {e}"))?;
     let (mut sim_ms, mut render_ms, mut encode_ms) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..cfg.steps {
@@ -170,30 +151,6 @@ fn engine(
         stats("rendering (320x180 camera)", &mut render_ms),
         stats("image encoding (JPEG q90)", &mut encode_ms),
     ])
-}
-
-fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
-    let (mx, my, mz) = camera::MOUNT;
-    sensorsim::available_cameras_return::AvailableCamera {
-        intrinsics: Some(sensorsim::CameraSpec {
-            camera_param: Some(sensorsim::camera_spec::CameraParam::OpencvPinholeParam(
-                sensorsim::OpenCvPinholeCameraParam {
-                    principal_point_x: camera::WIDTH as f64 / 2.0,
-                    principal_point_y: camera::HEIGHT as f64 / 2.0,
-                    focal_length_x: camera::focal(),
-                    focal_length_y: camera::focal(),
-                    ..Default::default()
-                },
-            )),
-            logical_id: camera::LOGICAL_ID.into(),
-            resolution_h: camera::HEIGHT,
-            resolution_w: camera::WIDTH,
-            shutter_type: sensorsim::ShutterType::Global as i32,
-            ..Default::default()
-        }),
-        rig_to_camera: Some(optical_mount(mx, my, mz, 0.0)),
-        logical_id: camera::LOGICAL_ID.into(),
-    }
 }
 
 async fn channel(addr: std::net::SocketAddr) -> anyhow::Result<tonic::transport::Channel> {
@@ -260,34 +217,7 @@ async fn closed_loop(
         })
         .await?;
     }
-    let (mx, my, mz) = camera::MOUNT;
-    simc.attach_sensor(sim::AttachSensorRequest {
-        world_id: world_id.clone(),
-        actor_id: ego.actor_id,
-        name: camera::LOGICAL_ID.into(),
-        spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
-            width: camera::WIDTH,
-            height: camera::HEIGHT,
-            fov_deg: camera::HFOV_DEG,
-            fx: camera::focal(),
-            fy: camera::focal(),
-            cx: camera::WIDTH as f64 / 2.0,
-            cy: camera::HEIGHT as f64 / 2.0,
-            mount: Some(sim::Pose {
-                position: Some(sim::Vec3 {
-                    x: mx,
-                    y: my,
-                    z: mz,
-                }),
-                yaw: 0.0,
-                pitch: 0.0,
-                roll: 0.0,
-            }),
-            encoding: sim::ImageEncoding::Jpeg as i32,
-            jpeg_quality: camera::JPEG_QUALITY,
-        })),
-    })
-    .await?;
+    runner::attach_camera(&mut simc, &world_id, ego.actor_id).await?;
     let session = format!("bench-{}", std::process::id());
     let mut start_req = tonic::Request::new(egodriver::DriveSessionRequest {
         session_uuid: session.clone(),
@@ -296,7 +226,7 @@ async fn closed_loop(
         rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
             vehicle: Some(
                 egodriver::drive_session_request::rollout_spec::VehicleDefinition {
-                    available_cameras: vec![declared_camera()],
+                    available_cameras: vec![runner::declared_camera()],
                 },
             ),
         }),
@@ -431,20 +361,8 @@ async fn closed_loop(
             .into_inner();
         t[4].push(ms(t0.elapsed()));
         let t0 = Instant::now();
-        let poses = reply
-            .trajectory
-            .as_ref()
-            .map(|tr| {
-                tr.poses
-                    .iter()
-                    .filter_map(|p| {
-                        let pose = Pose2::from_wire(p.pose.as_ref()?)?;
-                        Some(((p.timestamp_us as f64 - now_us as f64) / 1e6, pose))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        control = controller.control(&here, me.speed, &Plan { poses }, 0.1);
+        let plan = runner::to_plan(reply.trajectory.as_ref(), now_us);
+        control = controller.control(&here, me.speed, &plan, 0.1);
         t[5].push(ms(t0.elapsed()));
         t[6].push(ms(t_step.elapsed()));
     }

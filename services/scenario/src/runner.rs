@@ -39,6 +39,74 @@ pub mod camera {
     pub fn focal() -> f64 {
         WIDTH as f64 / (2.0 * (HFOV_DEG.to_radians() / 2.0).tan())
     }
+
+    /// The camera as the simulator takes it: intrinsics, and the mount in
+    /// the rig, level and looking ahead.
+    pub fn spec() -> atlas_sim::CameraSpec {
+        let (x, y, z) = MOUNT;
+        atlas_sim::CameraSpec {
+            width: WIDTH,
+            height: HEIGHT,
+            fov_deg: HFOV_DEG,
+            fx: focal(),
+            fy: focal(),
+            cx: WIDTH as f64 / 2.0,
+            cy: HEIGHT as f64 / 2.0,
+            mount: atlas_sim::Pose {
+                x,
+                y,
+                z,
+                ..atlas_sim::Pose::default()
+            },
+        }
+    }
+}
+
+/// Attaches the runtime's camera ([`camera::spec`], JPEG at
+/// [`camera::JPEG_QUALITY`]) to actor `actor_id` of world `world_id` on the
+/// bridge, named [`camera::LOGICAL_ID`].
+pub async fn attach_camera<T>(
+    simc: &mut sim::simulator_client::SimulatorClient<T>,
+    world_id: &str,
+    actor_id: u64,
+) -> Result<(), RunError>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let c = camera::spec();
+    let m = c.mount;
+    simc.attach_sensor(sim::AttachSensorRequest {
+        world_id: world_id.into(),
+        actor_id,
+        name: camera::LOGICAL_ID.into(),
+        spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
+            width: c.width,
+            height: c.height,
+            fov_deg: c.fov_deg,
+            fx: c.fx,
+            fy: c.fy,
+            cx: c.cx,
+            cy: c.cy,
+            mount: Some(sim::Pose {
+                position: Some(sim::Vec3 {
+                    x: m.x,
+                    y: m.y,
+                    z: m.z,
+                }),
+                yaw: m.yaw,
+                pitch: m.pitch,
+                roll: m.roll,
+            }),
+            encoding: sim::ImageEncoding::Jpeg as i32,
+            jpeg_quality: camera::JPEG_QUALITY,
+        })),
+    })
+    .await
+    .map_err(upstream("bridge AttachSensor"))?;
+    Ok(())
 }
 
 /// The route is sent as 20 points about 4.21 m apart (80 m look-ahead), as AlpaSim does.
@@ -389,35 +457,7 @@ async fn run_in_world(
         )))?;
     }
 
-    let (mx, my, mz) = camera::MOUNT;
-    simc.attach_sensor(sim::AttachSensorRequest {
-        world_id: world_id.into(),
-        actor_id: ego.actor_id,
-        name: camera::LOGICAL_ID.into(),
-        spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
-            width: camera::WIDTH,
-            height: camera::HEIGHT,
-            fov_deg: camera::HFOV_DEG,
-            fx: camera::focal(),
-            fy: camera::focal(),
-            cx: camera::WIDTH as f64 / 2.0,
-            cy: camera::HEIGHT as f64 / 2.0,
-            mount: Some(sim::Pose {
-                position: Some(sim::Vec3 {
-                    x: mx,
-                    y: my,
-                    z: mz,
-                }),
-                yaw: 0.0,
-                pitch: 0.0,
-                roll: 0.0,
-            }),
-            encoding: sim::ImageEncoding::Jpeg as i32,
-            jpeg_quality: camera::JPEG_QUALITY,
-        })),
-    })
-    .await
-    .map_err(upstream("bridge AttachSensor"))?;
+    attach_camera(simc, world_id, ego.actor_id).await?;
 
     // Policy session.
     driver
@@ -614,7 +654,8 @@ pub(crate) fn event(kind: pb::run_event::Kind) -> Result<pb::RunEvent, Status> {
     Ok(pb::RunEvent { kind: Some(kind) })
 }
 
-pub(crate) fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
+/// The camera as the runtime declares it to the policy in its session.
+pub fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
     let (mx, my, mz) = camera::MOUNT;
     sensorsim::available_cameras_return::AvailableCamera {
         intrinsics: Some(sensorsim::CameraSpec {
@@ -739,7 +780,8 @@ pub(crate) async fn submit_observations(
     Ok(())
 }
 
-pub(crate) fn to_plan(traj: Option<&common::Trajectory>, now_us: u64) -> Plan {
+/// The policy's trajectory as a plan: poses with their time after `now_us`, seconds.
+pub fn to_plan(traj: Option<&common::Trajectory>, now_us: u64) -> Plan {
     let poses = traj
         .map(|t| {
             t.poses

@@ -25,9 +25,7 @@ use tonic::Status;
 use crate::controller::{Control, Controller, ControllerConfig};
 use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
 use crate::geometry::{Polyline, Pose2};
-use crate::runner::{
-    self, DriverClient, RunError, RunOutput, RunSettings, SimClient, camera, upstream,
-};
+use crate::runner::{self, DriverClient, RunError, RunOutput, RunSettings, SimClient, upstream};
 
 /// The `RunOptions.ego` value that runs every entity on the storyboard.
 pub const STORYBOARD: &str = "storyboard";
@@ -498,35 +496,7 @@ async fn run_in_world(
         .ok_or_else(|| RunError::Invalid(format!("{file}: the ego's route ahead has no length")))?;
 
     if ego.is_some() {
-        let (mx, my, mz) = camera::MOUNT;
-        simc.attach_sensor(sim::AttachSensorRequest {
-            world_id: world_id.into(),
-            actor_id: ego_id,
-            name: camera::LOGICAL_ID.into(),
-            spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
-                width: camera::WIDTH,
-                height: camera::HEIGHT,
-                fov_deg: camera::HFOV_DEG,
-                fx: camera::focal(),
-                fy: camera::focal(),
-                cx: camera::WIDTH as f64 / 2.0,
-                cy: camera::HEIGHT as f64 / 2.0,
-                mount: Some(sim::Pose {
-                    position: Some(sim::Vec3 {
-                        x: mx,
-                        y: my,
-                        z: mz,
-                    }),
-                    yaw: 0.0,
-                    pitch: 0.0,
-                    roll: 0.0,
-                }),
-                encoding: sim::ImageEncoding::Jpeg as i32,
-                jpeg_quality: camera::JPEG_QUALITY,
-            })),
-        })
-        .await
-        .map_err(upstream("bridge AttachSensor"))?;
+        runner::attach_camera(simc, world_id, ego_id).await?;
         open_session(driver, session_uuid, seed, &x.name).await?;
     }
 
