@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use atlas_proto::scenario as pb;
 use atlas_proto::scenario::scenario_runner_server::{ScenarioRunner, ScenarioRunnerServer};
@@ -157,7 +157,102 @@ fn driver_client(ch: Channel) -> DriverClient {
 struct Runner {
     config: Config,
     upstreams: Upstreams,
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
+}
+
+/// The run slots of the runtime, and how soon one frees: a run refused for
+/// want of a slot is told when to come back (`retry-after-ms`), estimated
+/// from how long runs have been taking and how long the oldest running run
+/// has been going.
+struct Slots {
+    sem: Arc<Semaphore>,
+    max: usize,
+    state: std::sync::Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    next_id: u64,
+    /// Start of each running run, by slot id.
+    running: std::collections::HashMap<u64, Instant>,
+    /// Moving average of run durations (seconds); `None` before the first.
+    mean_run_s: Option<f64>,
+}
+
+/// A held run slot; dropping it frees the slot and records the run's duration.
+struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    slots: Arc<Slots>,
+    id: u64,
+}
+
+impl Slots {
+    /// Weight of the newest run in the moving average of durations.
+    const ALPHA: f64 = 0.2;
+    /// Hint before any run has finished.
+    const FIRST_HINT: Duration = Duration::from_secs(1);
+    const MIN_HINT: Duration = Duration::from_millis(200);
+    const MAX_HINT: Duration = Duration::from_secs(30);
+
+    fn new(max: usize) -> Arc<Self> {
+        let max = max.max(1);
+        Arc::new(Self {
+            sem: Arc::new(Semaphore::new(max)),
+            max,
+            state: std::sync::Mutex::new(SlotState::default()),
+        })
+    }
+
+    fn acquire(self: &Arc<Self>) -> Result<Slot, Status> {
+        match self.sem.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let id = st.next_id;
+                st.next_id += 1;
+                st.running.insert(id, Instant::now());
+                Ok(Slot {
+                    _permit: permit,
+                    slots: self.clone(),
+                    id,
+                })
+            }
+            Err(_) => Err(atlas_rt::retry::with_retry_after(
+                Status::resource_exhausted(format!(
+                    "all {} run slots are busy; retry later",
+                    self.max
+                )),
+                self.retry_hint(Instant::now()),
+            )),
+        }
+    }
+
+    /// When a slot is likely to free: the mean run duration less how long
+    /// the oldest running run has been going, within [MIN_HINT, MAX_HINT].
+    fn retry_hint(&self, now: Instant) -> Duration {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(mean) = st.mean_run_s else {
+            return Self::FIRST_HINT;
+        };
+        let oldest = st
+            .running
+            .values()
+            .map(|t| now.saturating_duration_since(*t).as_secs_f64())
+            .fold(0.0, f64::max);
+        Duration::from_secs_f64((mean - oldest).max(0.0)).clamp(Self::MIN_HINT, Self::MAX_HINT)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut st = self.slots.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = st.running.remove(&self.id) {
+            let d = t.elapsed().as_secs_f64();
+            st.mean_run_s = Some(match st.mean_run_s {
+                None => d,
+                Some(m) => m + Slots::ALPHA * (d - m),
+            });
+        }
+    }
 }
 
 impl Runner {
@@ -255,19 +350,33 @@ impl Runner {
     ) -> Result<Response<EventStream>, Status> {
         // Check the ego choice before taking a slot.
         crate::storyboard::choose_ego(&x.scenario, &options.ego)?;
-        let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
-            Status::resource_exhausted(format!(
-                "all {} run slots are busy; retry later",
-                self.config.max_runs
-            ))
-        })?;
-        let driver = self.upstreams.driver_for(&options.driver_addr)?;
+        let (name, driver_addr) = (x.name.clone(), options.driver_addr.clone());
+        self.spawn_run(&name, &driver_addr, move |simc, driver, tx| async move {
+            crate::storyboard::run(x, &options, &settings, simc, driver, &tx).await
+        })
+    }
+
+    /// Takes a run slot (or refuses with RESOURCE_EXHAUSTED and a retry
+    /// hint), pins a bridge and a policy replica, and runs `run` in its own
+    /// task, streaming its events and then its record or its error.
+    fn spawn_run<F, Fut>(
+        &self,
+        name: &str,
+        driver_addr: &str,
+        run: F,
+    ) -> Result<Response<EventStream>, Status>
+    where
+        F: FnOnce(SimClient, DriverClient, RunSender) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<runner::RunOutput, runner::RunError>> + Send,
+    {
+        let slot = self.slots.acquire()?;
+        let driver = self.upstreams.driver_for(driver_addr)?;
         let upstreams = self.upstreams.clone();
         let (tx, rx) = mpsc::channel(64);
-        let span = tracing::info_span!("scenario.run", scenario = %x.name);
+        let span = tracing::info_span!("scenario.run", scenario = %name);
         tokio::spawn(
             async move {
-                let _permit = permit;
+                let _slot = slot;
                 let RunClients {
                     sim: simc,
                     driver,
@@ -280,11 +389,13 @@ impl Runner {
                         return;
                     }
                 };
-                let outcome =
-                    crate::storyboard::run(x, &options, &settings, simc, driver, &tx).await;
-                let last = match outcome {
+                let last = match run(simc, driver, tx.clone()).await {
                     Ok(runner::RunOutput { record, trace }) => {
-                        tracing::info!(status = %record.status, "run finished");
+                        tracing::info!(
+                            status = %record.status,
+                            score = record.scores.as_ref().map_or(0.0, |s| s.score_composed),
+                            "run finished"
+                        );
                         Ok(pb::RunEvent {
                             kind: Some(pb::run_event::Kind::Finished(pb::Finished {
                                 record: Some(record),
@@ -294,7 +405,7 @@ impl Runner {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "run failed");
-                        Err(Status::from(e))
+                        Err(run_status(e))
                     }
                 };
                 let _ = tx.send(last).await;
@@ -304,6 +415,26 @@ impl Runner {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
+
+/// The status a failed run ends with. A bridge that answers NOT_FOUND for
+/// the run's world has lost it (it restarted, or another bridge replica
+/// took its address): the run is intact and can be run again, so that is
+/// ABORTED, the code for "retry the whole operation", not NOT_FOUND.
+fn run_status(e: runner::RunError) -> Status {
+    match e {
+        runner::RunError::Upstream { context, status }
+            if status.code() == tonic::Code::NotFound && status.message().contains("world") =>
+        {
+            Status::aborted(format!(
+                "{context}: the bridge lost the run's world ({}); run it again",
+                status.message()
+            ))
+        }
+        e => Status::from(e),
+    }
+}
+
+type RunSender = mpsc::Sender<Result<pb::RunEvent, Status>>;
 
 type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::RunEvent, Status>> + Send>>;
 
@@ -327,56 +458,10 @@ impl ScenarioRunner for Runner {
                 Some(loaded) => loaded,
                 None => self.load(&req)?,
             };
-        let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
-            Status::resource_exhausted(format!(
-                "all {} run slots are busy; retry later",
-                self.config.max_runs
-            ))
-        })?;
-        let driver = self.upstreams.driver_for(&options.driver_addr)?;
-        let upstreams = self.upstreams.clone();
-        let (tx, rx) = mpsc::channel(64);
-        let span = tracing::info_span!("scenario.run", scenario = %sc.name);
-        tokio::spawn(
-            async move {
-                let _permit = permit;
-                let RunClients {
-                    sim: simc,
-                    driver,
-                    _pins,
-                } = match upstreams.pin(&driver).await {
-                    Ok(c) => c,
-                    Err(status) => {
-                        tracing::warn!(error = %status.message(), "run failed");
-                        let _ = tx.send(Err(status)).await;
-                        return;
-                    }
-                };
-                let outcome = runner::run(&sc, map, &settings, simc, driver, &tx).await;
-                let last = match outcome {
-                    Ok(runner::RunOutput { record, trace }) => {
-                        tracing::info!(
-                            status = %record.status,
-                            score = record.scores.as_ref().map_or(0.0, |s| s.score_composed),
-                            "run finished"
-                        );
-                        Ok(pb::RunEvent {
-                            kind: Some(pb::run_event::Kind::Finished(pb::Finished {
-                                record: Some(record),
-                                trace,
-                            })),
-                        })
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "run failed");
-                        Err(Status::from(e))
-                    }
-                };
-                let _ = tx.send(last).await;
-            }
-            .instrument(span),
-        );
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let (name, driver_addr) = (sc.name.clone(), options.driver_addr.clone());
+        self.spawn_run(&name, &driver_addr, move |simc, driver, tx| async move {
+            runner::run(&sc, map, &settings, simc, driver, &tx).await
+        })
     }
 
     async fn list_scenarios(
@@ -454,7 +539,7 @@ pub async fn serve(
     let (health, health_service) = atlas_rt::health::Health::new(&[SERVICE_NAME]).await;
     let grace = Duration::from_secs_f64(config.grace_period_s.max(0.0));
     let runner = Runner {
-        slots: Arc::new(Semaphore::new(config.max_runs.max(1))),
+        slots: Slots::new(config.max_runs),
         config,
         upstreams,
     };
@@ -491,4 +576,72 @@ pub async fn serve(
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_runtime_refuses_with_a_hint_and_frees_its_slot() {
+        let slots = Slots::new(1);
+        let held = slots.acquire().expect("one slot free");
+        let refused = slots.acquire().err().expect("the only slot is taken");
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        // No run has finished: the first hint.
+        assert_eq!(
+            atlas_rt::retry::retry_after(&refused),
+            Some(Slots::FIRST_HINT)
+        );
+        drop(held);
+        let again = slots.acquire().expect("the slot is free again");
+        assert!(slots.state.lock().unwrap().mean_run_s.is_some());
+        drop(again);
+        assert!(slots.state.lock().unwrap().running.is_empty());
+    }
+
+    #[test]
+    fn the_hint_is_the_mean_run_less_the_oldest_run_so_far() {
+        let slots = Slots::new(2);
+        let now = Instant::now();
+        {
+            let mut st = slots.state.lock().unwrap();
+            st.mean_run_s = Some(10.0);
+            st.running.insert(0, now - Duration::from_secs(4));
+            st.running.insert(1, now - Duration::from_secs(1));
+        }
+        assert_eq!(slots.retry_hint(now), Duration::from_secs(6));
+        // A run past the mean: soon, but not at once.
+        slots
+            .state
+            .lock()
+            .unwrap()
+            .running
+            .insert(2, now - Duration::from_secs(12));
+        assert_eq!(slots.retry_hint(now), Slots::MIN_HINT);
+        // Very long runs: capped.
+        slots.state.lock().unwrap().mean_run_s = Some(3600.0);
+        slots.state.lock().unwrap().running.clear();
+        assert_eq!(slots.retry_hint(now), Slots::MAX_HINT);
+    }
+
+    #[test]
+    fn the_mean_follows_finished_runs() {
+        let slots = Slots::new(1);
+        {
+            let mut st = slots.state.lock().unwrap();
+            st.mean_run_s = Some(10.0);
+        }
+        let s = slots.acquire().unwrap();
+        // Pretend the run took 20 s.
+        slots
+            .state
+            .lock()
+            .unwrap()
+            .running
+            .insert(s.id, Instant::now() - Duration::from_secs(20));
+        drop(s);
+        let m = slots.state.lock().unwrap().mean_run_s.unwrap();
+        assert!((m - 12.0).abs() < 0.01, "{m}");
+    }
 }

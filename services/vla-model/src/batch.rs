@@ -28,9 +28,9 @@ use crate::observation::Observation;
 use crate::policy::{Plan, Policy, PolicyError};
 
 /// Metadata key of the retry hint on RESOURCE_EXHAUSTED (milliseconds).
-pub const RETRY_AFTER_HEADER: &str = "retry-after-ms";
+pub const RETRY_AFTER_HEADER: &str = atlas_rt::retry::RETRY_AFTER_KEY;
 /// The same hint under the name gRPC client retry policies honour.
-pub const GRPC_PUSHBACK_HEADER: &str = "grpc-retry-pushback-ms";
+pub const GRPC_PUSHBACK_HEADER: &str = atlas_rt::retry::GRPC_PUSHBACK_KEY;
 
 /// How requests are batched and limited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

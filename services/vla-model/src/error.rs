@@ -65,14 +65,14 @@ impl From<Error> for tonic::Status {
             | Error::Preflight(_)
             | Error::Serve(_) => Code::Internal,
         };
-        let mut status = tonic::Status::new(code, e.to_string());
-        if let Error::Overloaded { retry_after_ms, .. } = e {
-            let value = tonic::metadata::MetadataValue::from(retry_after_ms);
-            let md = status.metadata_mut();
-            md.insert(crate::batch::RETRY_AFTER_HEADER, value.clone());
-            md.insert(crate::batch::GRPC_PUSHBACK_HEADER, value);
+        let status = tonic::Status::new(code, e.to_string());
+        match e {
+            Error::Overloaded { retry_after_ms, .. } => atlas_rt::retry::with_retry_after(
+                status,
+                std::time::Duration::from_millis(retry_after_ms),
+            ),
+            _ => status,
         }
-        status
     }
 }
 
