@@ -145,7 +145,11 @@ fn assert_same_trajectory(batched: &DriveResponse, single: &DriveResponse, what:
     let b = &single.trajectory.as_ref().unwrap().poses;
     assert!(a.len() > 2, "{what}: only {} poses", a.len());
     assert_eq!(a.len(), b.len(), "{what}");
-    let close = |x: f32, y: f32| (x - y).abs() <= 1e-5 * x.abs().max(1.0);
+    // A batch sums its matrix products in another order than one request
+    // alone (the GEMM kernels block by batch size): f32 rounding differences
+    // up to a few 1e-5 after the network's layers are expected, real
+    // mix-ups between sessions are orders of magnitude larger.
+    let close = |x: f32, y: f32| (x - y).abs() <= 1e-4 * x.abs().max(1.0);
     for (p, q) in a.iter().zip(b) {
         assert_eq!(p.timestamp_us, q.timestamp_us, "{what}");
         let (pp, qp) = (p.pose.unwrap(), q.pose.unwrap());
