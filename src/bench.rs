@@ -219,23 +219,9 @@ async fn closed_loop(
     }
     runner::attach_camera(&mut simc, &world_id, ego.actor_id).await?;
     let session = format!("bench-{}", std::process::id());
-    let mut start_req = tonic::Request::new(egodriver::DriveSessionRequest {
-        session_uuid: session.clone(),
-        random_seed: 1,
-        debug_info: None,
-        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
-            vehicle: Some(
-                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
-                    available_cameras: vec![runner::declared_camera()],
-                },
-            ),
-        }),
-    });
-    start_req.metadata_mut().insert(
-        atlas_proto::CONTRACT_REVISION_HEADER,
-        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
-    );
-    driver.start_session(start_req).await?;
+    driver
+        .start_session(runner::session_request(&session, 1, None))
+        .await?;
 
     let mut controller = Controller::new(ControllerConfig::default());
     let mut control = Control::hold();
@@ -258,15 +244,7 @@ async fn closed_loop(
             .step(sim::StepRequest {
                 world_id: world_id.clone(),
                 steps: 2,
-                commands: vec![sim::ActorCommand {
-                    actor_id: ego.actor_id,
-                    control: Some(sim::VehicleControl {
-                        throttle: control.throttle,
-                        brake: control.brake,
-                        steer: control.steer,
-                    }),
-                    ..Default::default()
-                }],
+                commands: vec![runner::ego_command(ego.actor_id, &control)],
                 render: true,
             })
             .await?

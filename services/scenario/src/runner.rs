@@ -214,6 +214,18 @@ impl RunSettings {
     }
 }
 
+impl RunSettings {
+    /// World steps per control step.
+    pub fn steps_per_control(&self) -> u32 {
+        (self.sim_hz / self.control_hz).round() as u32
+    }
+
+    /// Seconds between control steps.
+    pub fn control_dt(&self) -> f64 {
+        1.0 / self.control_hz
+    }
+}
+
 /// The scenario's map as the bridge wants it.
 pub enum MapSource {
     Name(String),
@@ -459,45 +471,17 @@ async fn run_in_world(
 
     attach_camera(simc, world_id, ego.actor_id).await?;
 
-    // Policy session.
-    driver
-        .get_version(common::Empty {})
-        .await
-        .map_err(upstream("driver get_version"))?;
-    let mut start = tonic::Request::new(egodriver::DriveSessionRequest {
-        session_uuid: session_uuid.into(),
-        random_seed: seed,
-        debug_info: Some(egodriver::drive_session_request::DebugInfo {
-            scene_id: sc.name.clone(),
-        }),
-        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
-            vehicle: Some(
-                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
-                    available_cameras: vec![declared_camera()],
-                },
-            ),
-        }),
-    });
-    start.metadata_mut().insert(
-        atlas_proto::CONTRACT_REVISION_HEADER,
-        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
-    );
-    driver
-        .start_session(start)
-        .await
-        .map_err(upstream("driver start_session"))?;
+    open_session(driver, session_uuid, seed, &sc.name).await?;
 
-    let run_id = format!("{}-{}", sc.name, &session_uuid[..8]);
-    let _ = events
-        .send(event(pb::run_event::Kind::Started(pb::Started {
-            run_id,
-            scenario: sc.name.clone(),
-            map: map_name.clone(),
-            route_length: route.length(),
-            world_id: world_id.into(),
-            session_uuid: session_uuid.into(),
-        })))
-        .await;
+    send_started(
+        events,
+        &sc.name,
+        &map_name,
+        route.length(),
+        world_id,
+        session_uuid,
+    )
+    .await;
 
     let timeout_s = settings.timeout_s.unwrap_or(sc.timeout_s);
     let limits = if settings.leaderboard_timeout && settings.timeout_s.is_none() {
@@ -506,121 +490,46 @@ async fn run_in_world(
     } else {
         Limits::new(timeout_s, sc.blocked_s)
     };
-    let mut recorder = settings
+    let recorder = settings
         .record_trace
         .then(|| crate::trace::Recorder::new(&map_name, ego.actor_id, route.points()));
-    let mut evaluator = Evaluator::new(route, limits);
-    let mut controller = Controller::new(ControllerConfig::default());
-    let steps_per_control = (settings.sim_hz / settings.control_hz).round() as u32;
-    let control_dt = 1.0 / settings.control_hz;
-    let control_dt_us = (control_dt * 1e6).round() as u64;
+    let mut scorer = Scorer::new(Evaluator::new(route, limits), recorder, events, settings);
+    let mut policy = Policy::new(driver, session_uuid, settings.control_dt());
+    let steps_per_control = settings.steps_per_control();
     let mut control = Control::hold();
     let mut step_times: Vec<Duration> = Vec::new();
-    let mut step: u64 = 0;
-    let mut last_time: f64;
 
     loop {
         if events.is_closed() {
             return Err(RunError::Cancelled);
         }
         let t0 = Instant::now();
-        let snap = simc
-            .step(sim::StepRequest {
-                world_id: world_id.into(),
-                steps: steps_per_control,
-                commands: vec![sim::ActorCommand {
-                    actor_id: ego.actor_id,
-                    control: Some(sim::VehicleControl {
-                        throttle: control.throttle,
-                        brake: control.brake,
-                        steer: control.steer,
-                    }),
-                    state: None,
-                }],
-                render: true,
-            })
-            .await
-            .map_err(upstream("bridge Step"))?
-            .into_inner()
-            .snapshot
-            .unwrap_or_default();
-        step += 1;
-        let me = snap
-            .actors
-            .iter()
-            .find(|a| a.actor_id == ego.actor_id)
-            .ok_or_else(|| RunError::Invalid("the bridge lost the ego actor".into()))?;
-        let pose = me.pose.unwrap_or_default();
-        let pos = pose.position.unwrap_or_default();
-        let here = Pose2::new(pos.x, pos.y, pos.z, pose.yaw);
-        let sample = EgoSample {
-            time: snap.sim_time_s,
-            x: here.x,
-            y: here.y,
-            speed: me.speed,
-            heading: here.yaw,
-        };
-        last_time = sample.time;
-        let raised = evaluator.observe(
-            sample,
-            ego.actor_id,
-            &Observation::from_snapshot(&snap, ego.actor_id),
-        );
-        if let Some(r) = &mut recorder {
-            r.record(&snap, &raised);
-        }
-        for inf in raised {
-            let _ = events
-                .send(event(pb::run_event::Kind::Infraction(inf)))
-                .await;
-        }
-        if step.is_multiple_of(settings.progress_every as u64) || evaluator.done() {
-            let _ = events
-                .send(event(pb::run_event::Kind::Progress(pb::Progress {
-                    step,
-                    sim_time_s: snap.sim_time_s,
-                    route_completion: evaluator.completion(),
-                    speed: me.speed,
-                    x: here.x,
-                    y: here.y,
-                    yaw: here.yaw,
-                })))
-                .await;
-        }
-        if evaluator.done() {
+        let commands = vec![ego_command(ego.actor_id, &control)];
+        let snap = step_world(simc, world_id, steps_per_control, commands, true).await?;
+        let (me, here) = ego_state(&snap, ego.actor_id)?;
+        scorer.observe(&snap, ego.actor_id, me, &here).await;
+        let done = scorer.evaluator.done();
+        scorer.progress(&snap, me, &here, done).await;
+        if done {
             break;
         }
-
-        let now_us = (snap.sim_time_s * 1e6).round() as u64;
-        submit_observations(driver, session_uuid, now_us, &here, me, &snap, &evaluator).await?;
-        let reply = driver
-            .drive(egodriver::DriveRequest {
-                session_uuid: session_uuid.into(),
-                time_now_us: now_us,
-                time_query_us: now_us + control_dt_us,
-                renderer_data: Vec::new(),
-            })
-            .await
-            .map_err(upstream("driver drive"))?
-            .into_inner();
-        if reply.terminate_session {
-            evaluator.terminate();
-            break;
+        match policy.step(&snap, me, &here, &scorer.evaluator).await? {
+            Some(c) => control = c,
+            None => {
+                scorer.evaluator.terminate();
+                break;
+            }
         }
-        let plan = to_plan(reply.trajectory.as_ref(), now_us);
-        control = controller.control(&here, me.speed, &plan, control_dt);
         step_times.push(t0.elapsed());
     }
 
-    let closing = evaluator.finish();
-    if let Some(r) = &mut recorder {
-        r.infractions(&closing);
-    }
-    for inf in closing {
-        let _ = events
-            .send(event(pb::run_event::Kind::Infraction(inf)))
-            .await;
-    }
+    scorer.finish().await;
+    let Scorer {
+        evaluator,
+        recorder,
+        last_time,
+        ..
+    } = scorer;
     let (scores, status) = evaluator.outcome();
     let infractions = evaluator.infractions().to_vec();
     let record = pb::RouteRecord {
@@ -654,6 +563,294 @@ pub(crate) fn event(kind: pb::run_event::Kind) -> Result<pb::RunEvent, Status> {
     Ok(pb::RunEvent { kind: Some(kind) })
 }
 
+/// Where a run streams its events.
+pub(crate) type Events = mpsc::Sender<Result<pb::RunEvent, Status>>;
+
+/// Streams the `Started` event of a run in world `world_id`.
+pub(crate) async fn send_started(
+    events: &Events,
+    scenario: &str,
+    map: &str,
+    route_length: f64,
+    world_id: &str,
+    session_uuid: &str,
+) {
+    let _ = events
+        .send(event(pb::run_event::Kind::Started(pb::Started {
+            run_id: format!("{scenario}-{}", &session_uuid[..8]),
+            scenario: scenario.into(),
+            map: map.into(),
+            route_length,
+            world_id: world_id.into(),
+            session_uuid: session_uuid.into(),
+        })))
+        .await;
+}
+
+/// The request that opens policy session `session_uuid`, declaring the
+/// runtime's camera; `scene` names the scenario for the policy's logs.
+pub fn session_request(
+    session_uuid: &str,
+    seed: u64,
+    scene: Option<&str>,
+) -> tonic::Request<egodriver::DriveSessionRequest> {
+    let mut start = tonic::Request::new(egodriver::DriveSessionRequest {
+        session_uuid: session_uuid.into(),
+        random_seed: seed,
+        debug_info: scene
+            .map(|s| egodriver::drive_session_request::DebugInfo { scene_id: s.into() }),
+        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
+            vehicle: Some(
+                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
+                    available_cameras: vec![declared_camera()],
+                },
+            ),
+        }),
+    });
+    start.metadata_mut().insert(
+        atlas_proto::CONTRACT_REVISION_HEADER,
+        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
+    );
+    start
+}
+
+/// Checks the policy answers and opens session `session_uuid` on it.
+pub(crate) async fn open_session(
+    driver: &mut DriverClient,
+    session_uuid: &str,
+    seed: u64,
+    scene: &str,
+) -> Result<(), RunError> {
+    driver
+        .get_version(common::Empty {})
+        .await
+        .map_err(upstream("driver get_version"))?;
+    driver
+        .start_session(session_request(session_uuid, seed, Some(scene)))
+        .await
+        .map_err(upstream("driver start_session"))?;
+    Ok(())
+}
+
+/// The command that applies `control` to the ego `actor_id`.
+pub fn ego_command(actor_id: u64, control: &Control) -> sim::ActorCommand {
+    sim::ActorCommand {
+        actor_id,
+        control: Some(sim::VehicleControl {
+            throttle: control.throttle,
+            brake: control.brake,
+            steer: control.steer,
+        }),
+        state: None,
+    }
+}
+
+/// Advances world `world_id` by one control step (`steps` world steps)
+/// under `commands` and returns the snapshot after it.
+pub(crate) async fn step_world(
+    simc: &mut SimClient,
+    world_id: &str,
+    steps: u32,
+    commands: Vec<sim::ActorCommand>,
+    render: bool,
+) -> Result<sim::Snapshot, RunError> {
+    Ok(simc
+        .step(sim::StepRequest {
+            world_id: world_id.into(),
+            steps,
+            commands,
+            render,
+        })
+        .await
+        .map_err(upstream("bridge Step"))?
+        .into_inner()
+        .snapshot
+        .unwrap_or_default())
+}
+
+/// The ego's state in `snap` and its pose.
+pub(crate) fn ego_state(
+    snap: &sim::Snapshot,
+    ego_id: u64,
+) -> Result<(&sim::ActorState, Pose2), RunError> {
+    let me = snap
+        .actors
+        .iter()
+        .find(|a| a.actor_id == ego_id)
+        .ok_or_else(|| RunError::Invalid("the bridge lost the ego actor".into()))?;
+    let pose = me.pose.unwrap_or_default();
+    let pos = pose.position.unwrap_or_default();
+    Ok((me, Pose2::new(pos.x, pos.y, pos.z, pose.yaw)))
+}
+
+/// The scoring side of a run: the criteria, the trace, and the infraction
+/// and progress events streamed as the run goes.
+pub(crate) struct Scorer<'e> {
+    pub evaluator: Evaluator,
+    pub recorder: Option<crate::trace::Recorder>,
+    events: &'e Events,
+    progress_every: u64,
+    /// Control steps scored so far.
+    step: u64,
+    /// Simulated time of the last step scored, seconds.
+    pub last_time: f64,
+}
+
+impl<'e> Scorer<'e> {
+    pub fn new(
+        evaluator: Evaluator,
+        recorder: Option<crate::trace::Recorder>,
+        events: &'e Events,
+        settings: &RunSettings,
+    ) -> Self {
+        Self {
+            evaluator,
+            recorder,
+            events,
+            progress_every: settings.progress_every as u64,
+            step: 0,
+            last_time: 0.0,
+        }
+    }
+
+    /// Scores one control step's snapshot for the ego (`me` at `here`),
+    /// records it and streams the infractions it raised.
+    pub async fn observe(
+        &mut self,
+        snap: &sim::Snapshot,
+        ego_id: u64,
+        me: &sim::ActorState,
+        here: &Pose2,
+    ) {
+        self.step += 1;
+        let sample = EgoSample {
+            time: snap.sim_time_s,
+            x: here.x,
+            y: here.y,
+            speed: me.speed,
+            heading: here.yaw,
+        };
+        self.last_time = sample.time;
+        let raised =
+            self.evaluator
+                .observe(sample, ego_id, &Observation::from_snapshot(snap, ego_id));
+        if let Some(r) = &mut self.recorder {
+            r.record(snap, &raised);
+        }
+        for inf in raised {
+            let _ = self
+                .events
+                .send(event(pb::run_event::Kind::Infraction(inf)))
+                .await;
+        }
+    }
+
+    /// Streams the run's progress every `progress_every` steps, and on the
+    /// last step (`last`).
+    pub async fn progress(
+        &self,
+        snap: &sim::Snapshot,
+        me: &sim::ActorState,
+        here: &Pose2,
+        last: bool,
+    ) {
+        if self.step.is_multiple_of(self.progress_every) || last {
+            let _ = self
+                .events
+                .send(event(pb::run_event::Kind::Progress(pb::Progress {
+                    step: self.step,
+                    sim_time_s: snap.sim_time_s,
+                    route_completion: self.evaluator.completion(),
+                    speed: me.speed,
+                    x: here.x,
+                    y: here.y,
+                    yaw: here.yaw,
+                })))
+                .await;
+        }
+    }
+
+    /// Closes the criteria at the end of the run; records and streams what
+    /// they raise.
+    pub async fn finish(&mut self) {
+        let closing = self.evaluator.finish();
+        if let Some(r) = &mut self.recorder {
+            r.infractions(&closing);
+        }
+        for inf in closing {
+            let _ = self
+                .events
+                .send(event(pb::run_event::Kind::Infraction(inf)))
+                .await;
+        }
+    }
+}
+
+/// The policy's side of a run: its session, and the controller that turns
+/// its plans into the ego's control.
+pub(crate) struct Policy<'d> {
+    driver: &'d mut DriverClient,
+    session_uuid: &'d str,
+    controller: Controller,
+    control_dt: f64,
+}
+
+impl<'d> Policy<'d> {
+    pub fn new(driver: &'d mut DriverClient, session_uuid: &'d str, control_dt: f64) -> Self {
+        Self {
+            driver,
+            session_uuid,
+            controller: Controller::new(ControllerConfig::default()),
+            control_dt,
+        }
+    }
+
+    /// Submits the step's observations (image, egomotion, route), asks
+    /// `drive` for a plan and returns the control that follows it for the
+    /// next step; `None` when the policy ends the session.
+    pub async fn step(
+        &mut self,
+        snap: &sim::Snapshot,
+        me: &sim::ActorState,
+        here: &Pose2,
+        evaluator: &Evaluator,
+    ) -> Result<Option<Control>, RunError> {
+        let now_us = (snap.sim_time_s * 1e6).round() as u64;
+        let control_dt_us = (self.control_dt * 1e6).round() as u64;
+        submit_observations(
+            self.driver,
+            self.session_uuid,
+            now_us,
+            here,
+            me,
+            snap,
+            evaluator,
+        )
+        .await?;
+        let reply = self
+            .driver
+            .drive(egodriver::DriveRequest {
+                session_uuid: self.session_uuid.into(),
+                time_now_us: now_us,
+                time_query_us: now_us + control_dt_us,
+                renderer_data: Vec::new(),
+            })
+            .await
+            .map_err(upstream("driver drive"))?
+            .into_inner();
+        if reply.terminate_session {
+            return Ok(None);
+        }
+        let plan = to_plan(reply.trajectory.as_ref(), now_us);
+        Ok(Some(self.controller.control(
+            here,
+            me.speed,
+            &plan,
+            self.control_dt,
+        )))
+    }
+}
+
 /// The camera as the runtime declares it to the policy in its session.
 pub fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
     let (mx, my, mz) = camera::MOUNT;
@@ -679,7 +876,7 @@ pub fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera
     }
 }
 
-pub(crate) async fn submit_observations(
+async fn submit_observations(
     driver: &mut DriverClient,
     session_uuid: &str,
     now_us: u64,

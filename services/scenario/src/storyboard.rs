@@ -22,10 +22,12 @@ use atlas_xosc::{Options, Player};
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use crate::controller::{Control, Controller, ControllerConfig};
-use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
-use crate::geometry::{Polyline, Pose2};
-use crate::runner::{self, DriverClient, RunError, RunOutput, RunSettings, SimClient, upstream};
+use crate::controller::Control;
+use crate::criteria::{Evaluator, Limits};
+use crate::geometry::Polyline;
+use crate::runner::{
+    self, DriverClient, Policy, RunError, RunOutput, RunSettings, Scorer, SimClient, upstream,
+};
 
 /// The `RunOptions.ego` value that runs every entity on the storyboard.
 pub const STORYBOARD: &str = "storyboard";
@@ -328,41 +330,6 @@ async fn sync_actors(
     Ok(())
 }
 
-async fn open_session(
-    driver: &mut DriverClient,
-    session_uuid: &str,
-    seed: u64,
-    scene: &str,
-) -> Result<(), RunError> {
-    driver
-        .get_version(atlas_proto::common::Empty {})
-        .await
-        .map_err(upstream("driver get_version"))?;
-    let mut start = tonic::Request::new(egodriver::DriveSessionRequest {
-        session_uuid: session_uuid.into(),
-        random_seed: seed,
-        debug_info: Some(egodriver::drive_session_request::DebugInfo {
-            scene_id: scene.into(),
-        }),
-        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
-            vehicle: Some(
-                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
-                    available_cameras: vec![runner::declared_camera()],
-                },
-            ),
-        }),
-    });
-    start.metadata_mut().insert(
-        atlas_proto::CONTRACT_REVISION_HEADER,
-        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
-    );
-    driver
-        .start_session(start)
-        .await
-        .map_err(upstream("driver start_session"))?;
-    Ok(())
-}
-
 /// Runs an OpenSCENARIO scenario to its storyboard's end (or the timeout)
 /// and returns its record.
 pub async fn run(
@@ -497,35 +464,31 @@ async fn run_in_world(
 
     if ego.is_some() {
         runner::attach_camera(simc, world_id, ego_id).await?;
-        open_session(driver, session_uuid, seed, &x.name).await?;
+        runner::open_session(driver, session_uuid, seed, &x.name).await?;
     }
 
-    let run_id = format!("{}-{}", x.name, &session_uuid[..8]);
-    let _ = events
-        .send(runner::event(pb::run_event::Kind::Started(pb::Started {
-            run_id,
-            scenario: x.name.clone(),
-            map: map_name.clone(),
-            route_length: route.length(),
-            world_id: world_id.into(),
-            session_uuid: session_uuid.into(),
-        })))
-        .await;
+    runner::send_started(
+        events,
+        &x.name,
+        &map_name,
+        route.length(),
+        world_id,
+        session_uuid,
+    )
+    .await;
 
     // The storyboard's stop trigger ends the run; the timeout caps it.
     let timeout_s = settings.timeout_s.unwrap_or(planned + 30.0);
-    let mut recorder = settings
+    let recorder = settings
         .record_trace
         .then(|| crate::trace::Recorder::new(&map_name, ego_id, route.points()));
-    let mut evaluator = Evaluator::new(route, Limits::new(timeout_s, 180.0));
-    let mut controller = Controller::new(ControllerConfig::default());
-    let steps_per_control = (settings.sim_hz / settings.control_hz).round() as u32;
-    let control_dt = 1.0 / settings.control_hz;
-    let control_dt_us = (control_dt * 1e6).round() as u64;
+    let evaluator = Evaluator::new(route, Limits::new(timeout_s, 180.0));
+    let mut scorer = Scorer::new(evaluator, recorder, events, settings);
+    let mut policy = Policy::new(driver, session_uuid, settings.control_dt());
+    let steps_per_control = settings.steps_per_control();
+    let control_dt = settings.control_dt();
     let mut control = Control::hold();
     let mut step_times: Vec<Duration> = Vec::new();
-    let mut step: u64 = 0;
-    let mut last_time: f64;
     let mut ended_by_storyboard = false;
 
     loop {
@@ -535,15 +498,7 @@ async fn run_in_world(
         let t0 = Instant::now();
         let mut commands = Vec::new();
         if ego.is_some() {
-            commands.push(sim::ActorCommand {
-                actor_id: ego_id,
-                control: Some(sim::VehicleControl {
-                    throttle: control.throttle,
-                    brake: control.brake,
-                    steer: control.steer,
-                }),
-                state: None,
-            });
+            commands.push(runner::ego_command(ego_id, &control));
         }
         for e in player.entities() {
             if !e.present || e.external {
@@ -561,19 +516,8 @@ async fn run_in_world(
                 });
             }
         }
-        let snap = simc
-            .step(sim::StepRequest {
-                world_id: world_id.into(),
-                steps: steps_per_control,
-                commands,
-                render: ego.is_some(),
-            })
-            .await
-            .map_err(upstream("bridge Step"))?
-            .into_inner()
-            .snapshot
-            .unwrap_or_default();
-        step += 1;
+        let render = ego.is_some();
+        let snap = runner::step_world(simc, world_id, steps_per_control, commands, render).await?;
 
         // The storyboard sees the world: collisions and the policy's ego.
         let name_of: HashMap<u64, &str> = ids.iter().map(|(n, id)| (*id, n.as_str())).collect();
@@ -590,91 +534,42 @@ async fn run_in_world(
         for (a, b) in touches {
             player.note_collision(&a, &b);
         }
-        let me = snap
-            .actors
-            .iter()
-            .find(|a| a.actor_id == ego_id)
-            .ok_or_else(|| RunError::Invalid("the bridge lost the ego actor".into()))?;
-        let mpose = me.pose.unwrap_or_default();
-        let pos = mpose.position.unwrap_or_default();
-        let here = Pose2::new(pos.x, pos.y, pos.z, mpose.yaw);
+        let (me, here) = runner::ego_state(&snap, ego_id)?;
         if let Some(name) = ego {
             let a = me.acceleration.unwrap_or_default();
-            let along = a.x * mpose.yaw.cos() + a.y * mpose.yaw.sin();
-            player.set_external(name, pos.x, pos.y, mpose.yaw, me.speed, along);
+            let along = a.x * here.yaw.cos() + a.y * here.yaw.sin();
+            player.set_external(name, here.x, here.y, here.yaw, me.speed, along);
         }
         player.update().map_err(play_err)?;
         sync_actors(&player, &mut ids, ego, Some(&scored), simc, world_id, &file).await?;
 
-        let sample = EgoSample {
-            time: snap.sim_time_s,
-            x: here.x,
-            y: here.y,
-            speed: me.speed,
-            heading: here.yaw,
-        };
-        last_time = sample.time;
-        let raised = evaluator.observe(sample, ego_id, &Observation::from_snapshot(&snap, ego_id));
-        if let Some(r) = &mut recorder {
-            r.record(&snap, &raised);
-        }
-        for inf in raised {
-            let _ = events
-                .send(runner::event(pb::run_event::Kind::Infraction(inf)))
-                .await;
-        }
-        let over = player.finished() || evaluator.done();
-        if step.is_multiple_of(settings.progress_every as u64) || over {
-            let _ = events
-                .send(runner::event(pb::run_event::Kind::Progress(pb::Progress {
-                    step,
-                    sim_time_s: snap.sim_time_s,
-                    route_completion: evaluator.completion(),
-                    speed: me.speed,
-                    x: here.x,
-                    y: here.y,
-                    yaw: here.yaw,
-                })))
-                .await;
-        }
+        scorer.observe(&snap, ego_id, me, &here).await;
+        let over = player.finished() || scorer.evaluator.done();
+        scorer.progress(&snap, me, &here, over).await;
         if over {
             ended_by_storyboard = player.finished();
             break;
         }
 
         if ego.is_some() {
-            let now_us = (snap.sim_time_s * 1e6).round() as u64;
-            runner::submit_observations(driver, session_uuid, now_us, &here, me, &snap, &evaluator)
-                .await?;
-            let reply = driver
-                .drive(egodriver::DriveRequest {
-                    session_uuid: session_uuid.into(),
-                    time_now_us: now_us,
-                    time_query_us: now_us + control_dt_us,
-                    renderer_data: Vec::new(),
-                })
-                .await
-                .map_err(upstream("driver drive"))?
-                .into_inner();
-            if reply.terminate_session {
-                evaluator.terminate();
-                break;
+            match policy.step(&snap, me, &here, &scorer.evaluator).await? {
+                Some(c) => control = c,
+                None => {
+                    scorer.evaluator.terminate();
+                    break;
+                }
             }
-            let plan = runner::to_plan(reply.trajectory.as_ref(), now_us);
-            control = controller.control(&here, me.speed, &plan, control_dt);
         }
         step_times.push(t0.elapsed());
     }
 
-    let closing = evaluator.finish();
-    if let Some(r) = &mut recorder {
-        r.infractions(&closing);
-    }
-    for inf in closing {
-        let _ = events
-            .send(runner::event(pb::run_event::Kind::Infraction(inf)))
-            .await;
-    }
+    scorer.finish().await;
+    let Scorer {
+        evaluator,
+        recorder,
+        last_time,
+        ..
+    } = scorer;
     let (scores, mut status) = evaluator.outcome();
     if ended_by_storyboard && status == "Failed - Simulation ended before the route" {
         // The scenario, not the ego, decided when the run ends.
