@@ -224,6 +224,21 @@ pub fn write_outputs(
     Ok(crate::results::table(&records, &failed))
 }
 
+/// A Leaderboard route file as sent to the runtime (which picks the run's
+/// route by `options.route_id`), checked here the way the runtime reads it
+/// so a bad route fails before anything starts.
+fn route_source(file: &Path) -> anyhow::Result<pb::ScenarioSource> {
+    let content = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    let name = file.display().to_string();
+    atlas_scenario::routes::parse(&content, &name)?;
+    Ok(pb::ScenarioSource {
+        file_name: name,
+        content,
+        ..Default::default()
+    })
+}
+
 fn run_dir(out: &Path, id: &str) -> PathBuf {
     out.join("runs").join(id)
 }
@@ -235,7 +250,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
     let mut sources: BTreeMap<PathBuf, pb::ScenarioSource> = BTreeMap::new();
     for r in &suite.runs {
         if !sources.contains_key(&r.file) {
-            sources.insert(r.file.clone(), crate::client::source(&r.file)?);
+            let source = match r.kind {
+                spec::Kind::Scenario => crate::client::source(&r.file)?,
+                spec::Kind::Route => route_source(&r.file)?,
+            };
+            sources.insert(r.file.clone(), source);
         }
     }
     let mut manifest = if cfg.resume && cfg.out.join(manifest::FILE_NAME).exists() {
@@ -278,25 +297,23 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
             done_before,
             todo.len()
         );
+        // The file last: paths are long. `route` is the route id of a route file.
         println!(
-            "{:<20} {:<8} {:<48} {:<12} {:>6} {:>4}",
-            "run id", "kind", "file", "policy", "seed", "rep"
+            "{:<20} {:<8} {:<8} {:<12} {:>6} {:>4}  file",
+            "run id", "kind", "route", "policy", "seed", "rep"
         );
         for r in &todo {
-            let file = match &r.route_id {
-                Some(id) => format!("{} route {id}", r.file.display()),
-                None => r.file.display().to_string(),
-            };
             println!(
-                "{:<20} {:<8} {:<48} {:<12} {:>6} {:>4}",
+                "{:<20} {:<8} {:<8} {:<12} {:>6} {:>4}  {}",
                 r.id,
                 format!("{:?}", r.kind).to_lowercase(),
-                file,
+                r.route_id.as_deref().unwrap_or("-"),
                 r.policy,
                 r.seed
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "file".into()),
-                r.repetition
+                r.repetition,
+                r.file.display()
             );
         }
         return Ok(Summary {

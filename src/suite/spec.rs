@@ -381,15 +381,36 @@ pub fn parse(text: &str, path: &Path) -> Result<Suite, String> {
     // Route files expand to their routes (after the filters).
     let want_ids = raw.route_ids.as_ref().map(|v| v.get_ref().clone());
     let want_towns = raw.towns.as_ref().map(|v| v.get_ref().clone());
+    let mut route_lists: Vec<(&PathBuf, Vec<(String, String)>)> = Vec::new();
+    for (kind, file, content) in &files {
+        if *kind == Kind::Route {
+            route_lists.push((file, routes_of(file, content)?));
+        }
+    }
+    check_filters(
+        path,
+        text,
+        &raw.routes,
+        &raw.route_ids,
+        &raw.towns,
+        &route_lists,
+    )?;
     let mut units: Vec<(Kind, &PathBuf, &Vec<u8>, Option<String>)> = Vec::new();
     for (kind, file, content) in &files {
         if *kind == Kind::Scenario {
             units.push((*kind, file, content, None));
             continue;
         }
-        for (id, town) in routes_of(file, content)? {
+        let routes = route_lists
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        for (id, town) in routes {
             let id_ok = want_ids.as_ref().is_none_or(|w| w.contains(&id));
-            let town_ok = want_towns.as_ref().is_none_or(|w| w.contains(&town));
+            let town_ok = want_towns
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|t| t.eq_ignore_ascii_case(&town)));
             if id_ok && town_ok {
                 units.push((*kind, file, content, Some(id)));
             }
@@ -444,6 +465,105 @@ pub fn parse(text: &str, path: &Path) -> Result<Suite, String> {
         max_attempts,
         runs,
     })
+}
+
+/// `route_ids` and `towns` filter route files: each needs a `routes` list,
+/// and every id or town it names must be in one of the route files (a typo
+/// would otherwise drop routes from the suite without a word).
+fn check_filters(
+    path: &Path,
+    text: &str,
+    routes: &[Spanned<String>],
+    route_ids: &Option<Spanned<Vec<String>>>,
+    towns: &Option<Spanned<Vec<String>>>,
+    route_lists: &[(&PathBuf, Vec<(String, String)>)],
+) -> Result<(), String> {
+    let files = || {
+        route_lists
+            .iter()
+            .map(|(f, _)| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (key, filter, pick) in [
+        (
+            "route_ids",
+            route_ids,
+            (|r: &(String, String)| r.0.clone()) as fn(&(String, String)) -> String,
+        ),
+        ("towns", towns, |r: &(String, String)| r.1.clone()),
+    ] {
+        let Some(filter) = filter else { continue };
+        let at = filter.span().start;
+        if routes.is_empty() {
+            return Err(err_at(
+                path,
+                text,
+                at,
+                key,
+                "filters route files; name them in `routes`",
+            ));
+        }
+        if filter.get_ref().is_empty() {
+            return Err(err_at(
+                path,
+                text,
+                at,
+                key,
+                format!("empty list; leave `{key}` out to run every route"),
+            ));
+        }
+        let known: Vec<String> = route_lists
+            .iter()
+            .flat_map(|(_, r)| r.iter().map(pick))
+            .collect();
+        // Town names match as `atlas run --town` matches them, ignoring case.
+        let missing: Vec<&String> = filter
+            .get_ref()
+            .iter()
+            .filter(|w| {
+                !known
+                    .iter()
+                    .any(|k| *k == **w || (key == "towns" && k.eq_ignore_ascii_case(w)))
+            })
+            .collect();
+        if !missing.is_empty() {
+            let mut have: Vec<&String> = Vec::new();
+            for k in &known {
+                if !have.contains(&k) {
+                    have.push(k);
+                }
+            }
+            let shown: Vec<String> = have.iter().take(12).map(|k| format!("{k:?}")).collect();
+            let more = if have.len() > shown.len() {
+                format!(", … ({} in all)", have.len())
+            } else {
+                String::new()
+            };
+            let hint = if key == "route_ids" && missing.iter().any(|m| m.starts_with("route_")) {
+                "; ids are the `id` attribute of <route>, without `route_`"
+            } else {
+                ""
+            };
+            return Err(err_at(
+                path,
+                text,
+                at,
+                key,
+                format!(
+                    "{} not in {}; it has {}{more}{hint}",
+                    missing
+                        .iter()
+                        .map(|m| format!("{m:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    files(),
+                    shown.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The (id, town) of every `<route>` of a Leaderboard route file.
@@ -559,7 +679,35 @@ mod tests {
             &p,
         )
         .unwrap_err();
+        assert!(
+            e.contains("s.toml:2") && e.contains("`route_ids`") && e.contains("\"9\" not in"),
+            "{e}"
+        );
+        assert!(
+            e.contains("r.xml") && e.contains("\"0\", \"1\", \"2\""),
+            "{e}"
+        );
+        let e = parse(
+            "routes = [\"r.xml\"]\ntowns = [\"Town01\", \"Town9\"]\n[policies]\nx = \"baseline\"\n",
+            &p,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("s.toml:2") && e.contains("`towns`") && e.contains("Town9"),
+            "{e}"
+        );
+        let e = parse(
+            "routes = [\"r.xml\"]\nroute_ids = [\"1\"]\ntowns = [\"Town01\"]\n[policies]\nx = \"baseline\"\n",
+            &p,
+        )
+        .unwrap_err();
         assert!(e.contains("s.toml:2") && e.contains("no route"), "{e}");
+        let e = parse(
+            "scenarios = [\"sc/a.toml\"]\ntowns = [\"Town01\"]\n[policies]\nx = \"baseline\"\n",
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.contains("s.toml:2") && e.contains("`routes`"), "{e}");
         std::fs::write(
             d.path().join("r.xml"),
             "<routes>\n<route town=\"Town01\"/>\n</routes>",
