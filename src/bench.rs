@@ -280,33 +280,9 @@ async fn closed_loop(
             })
             .await?;
         t[1].push(ms(t0.elapsed()));
-        let v = me.velocity.unwrap_or_default();
-        let (s, c) = here.yaw.sin_cos();
         let t0 = Instant::now();
         driver
-            .submit_egomotion_observation(egodriver::RolloutEgoTrajectory {
-                session_uuid: session.clone(),
-                trajectory: Some(common::Trajectory {
-                    poses: vec![common::PoseAtTime {
-                        pose: Some(here.to_wire()),
-                        timestamp_us: now_us,
-                    }],
-                }),
-                dynamic_states: vec![common::DynamicState {
-                    angular_velocity: Some(common::Vec3 {
-                        x: 0.0,
-                        y: 0.0,
-                        z: me.yaw_rate as f32,
-                    }),
-                    linear_velocity: Some(common::Vec3 {
-                        x: (c * v.x + s * v.y) as f32,
-                        y: (-s * v.x + c * v.y) as f32,
-                        z: 0.0,
-                    }),
-                    linear_acceleration: Some(common::Vec3::default()),
-                    angular_acceleration: Some(common::Vec3::default()),
-                }],
-            })
+            .submit_egomotion_observation(runner::egomotion(&session, now_us, &here, me))
             .await?;
         t[2].push(ms(t0.elapsed()));
         // The route: straight ahead along the lane (the scenario's road is straight).

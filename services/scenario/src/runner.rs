@@ -513,23 +513,14 @@ async fn run_in_world(
         if done {
             break;
         }
-        match policy.step(&snap, me, &here, &scorer.evaluator).await? {
+        match policy.step(&snap, me, &here, &mut scorer.evaluator).await? {
             Some(c) => control = c,
-            None => {
-                scorer.evaluator.terminate();
-                break;
-            }
+            None => break,
         }
         step_times.push(t0.elapsed());
     }
 
-    scorer.finish().await;
-    let Scorer {
-        evaluator,
-        recorder,
-        last_time,
-        ..
-    } = scorer;
+    let (evaluator, recorder, last_time) = scorer.finish().await;
     let (scores, status) = evaluator.outcome();
     let infractions = evaluator.infractions().to_vec();
     let record = pb::RouteRecord {
@@ -687,13 +678,13 @@ pub(crate) fn ego_state(
 /// and progress events streamed as the run goes.
 pub(crate) struct Scorer<'e> {
     pub evaluator: Evaluator,
-    pub recorder: Option<crate::trace::Recorder>,
+    recorder: Option<crate::trace::Recorder>,
     events: &'e Events,
     progress_every: u64,
     /// Control steps scored so far.
     step: u64,
     /// Simulated time of the last step scored, seconds.
-    pub last_time: f64,
+    last_time: f64,
 }
 
 impl<'e> Scorer<'e> {
@@ -770,9 +761,9 @@ impl<'e> Scorer<'e> {
         }
     }
 
-    /// Closes the criteria at the end of the run; records and streams what
-    /// they raise.
-    pub async fn finish(&mut self) {
+    /// Closes the criteria at the end of the run, records and streams what
+    /// they raise; returns the criteria, the trace and the last step's time.
+    pub async fn finish(mut self) -> (Evaluator, Option<crate::trace::Recorder>, f64) {
         let closing = self.evaluator.finish();
         if let Some(r) = &mut self.recorder {
             r.infractions(&closing);
@@ -783,6 +774,7 @@ impl<'e> Scorer<'e> {
                 .send(event(pb::run_event::Kind::Infraction(inf)))
                 .await;
         }
+        (self.evaluator, self.recorder, self.last_time)
     }
 }
 
@@ -807,13 +799,14 @@ impl<'d> Policy<'d> {
 
     /// Submits the step's observations (image, egomotion, route), asks
     /// `drive` for a plan and returns the control that follows it for the
-    /// next step; `None` when the policy ends the session.
+    /// next step; `None` when the policy ends the session (the run is then
+    /// terminated in `evaluator`).
     pub async fn step(
         &mut self,
         snap: &sim::Snapshot,
         me: &sim::ActorState,
         here: &Pose2,
-        evaluator: &Evaluator,
+        evaluator: &mut Evaluator,
     ) -> Result<Option<Control>, RunError> {
         let now_us = (snap.sim_time_s * 1e6).round() as u64;
         let control_dt_us = (self.control_dt * 1e6).round() as u64;
@@ -839,6 +832,7 @@ impl<'d> Policy<'d> {
             .map_err(upstream("driver drive"))?
             .into_inner();
         if reply.terminate_session {
+            evaluator.terminate();
             return Ok(None);
         }
         let plan = to_plan(reply.trajectory.as_ref(), now_us);
@@ -876,6 +870,43 @@ pub fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera
     }
 }
 
+/// The ego's egomotion observation at `now_us`: its pose, and its dynamics
+/// resolved in the rig axes.
+pub fn egomotion(
+    session_uuid: &str,
+    now_us: u64,
+    here: &Pose2,
+    me: &sim::ActorState,
+) -> egodriver::RolloutEgoTrajectory {
+    let v = me.velocity.unwrap_or_default();
+    let a = me.acceleration.unwrap_or_default();
+    let (s, c) = here.yaw.sin_cos();
+    let rig = |x: f64, y: f64, z: f64| common::Vec3 {
+        x: (c * x + s * y) as f32,
+        y: (-s * x + c * y) as f32,
+        z: z as f32,
+    };
+    egodriver::RolloutEgoTrajectory {
+        session_uuid: session_uuid.into(),
+        trajectory: Some(common::Trajectory {
+            poses: vec![common::PoseAtTime {
+                pose: Some(here.to_wire()),
+                timestamp_us: now_us,
+            }],
+        }),
+        dynamic_states: vec![common::DynamicState {
+            angular_velocity: Some(common::Vec3 {
+                x: 0.0,
+                y: 0.0,
+                z: me.yaw_rate as f32,
+            }),
+            linear_velocity: Some(rig(v.x, v.y, v.z)),
+            linear_acceleration: Some(rig(a.x, a.y, a.z)),
+            angular_acceleration: Some(common::Vec3::default()),
+        }],
+    }
+}
+
 async fn submit_observations(
     driver: &mut DriverClient,
     session_uuid: &str,
@@ -900,34 +931,7 @@ async fn submit_observations(
             }),
         });
 
-    // Egomotion: the pose now, dynamics resolved in the rig axes.
-    let v = me.velocity.unwrap_or_default();
-    let a = me.acceleration.unwrap_or_default();
-    let (s, c) = here.yaw.sin_cos();
-    let rig = |x: f64, y: f64, z: f64| common::Vec3 {
-        x: (c * x + s * y) as f32,
-        y: (-s * x + c * y) as f32,
-        z: z as f32,
-    };
-    let ego = egodriver::RolloutEgoTrajectory {
-        session_uuid: session_uuid.into(),
-        trajectory: Some(common::Trajectory {
-            poses: vec![common::PoseAtTime {
-                pose: Some(here.to_wire()),
-                timestamp_us: now_us,
-            }],
-        }),
-        dynamic_states: vec![common::DynamicState {
-            angular_velocity: Some(common::Vec3 {
-                x: 0.0,
-                y: 0.0,
-                z: me.yaw_rate as f32,
-            }),
-            linear_velocity: Some(rig(v.x, v.y, v.z)),
-            linear_acceleration: Some(rig(a.x, a.y, a.z)),
-            angular_acceleration: Some(common::Vec3::default()),
-        }],
-    };
+    let ego = egomotion(session_uuid, now_us, here, me);
 
     // Route: 20 points ahead along the route in the rig frame, NaN-padded.
     let route = evaluator.route();

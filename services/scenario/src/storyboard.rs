@@ -552,24 +552,15 @@ async fn run_in_world(
         }
 
         if ego.is_some() {
-            match policy.step(&snap, me, &here, &scorer.evaluator).await? {
+            match policy.step(&snap, me, &here, &mut scorer.evaluator).await? {
                 Some(c) => control = c,
-                None => {
-                    scorer.evaluator.terminate();
-                    break;
-                }
+                None => break,
             }
         }
         step_times.push(t0.elapsed());
     }
 
-    scorer.finish().await;
-    let Scorer {
-        evaluator,
-        recorder,
-        last_time,
-        ..
-    } = scorer;
+    let (evaluator, recorder, last_time) = scorer.finish().await;
     let (scores, mut status) = evaluator.outcome();
     if ended_by_storyboard && status == "Failed - Simulation ended before the route" {
         // The scenario, not the ego, decided when the run ends.
