@@ -1,8 +1,9 @@
 //! Suites surviving faults, with every service a separate process on
 //! loopback: a scenario replica killed mid-suite, the policy restarted
-//! mid-suite, a replica drained by SIGTERM, and the client killed then
-//! resumed. Each test checks that every run of the suite ends with exactly
-//! one recorded result and prints what the fault cost.
+//! mid-suite, the bridge killed and restarted mid-suite (every world in it
+//! lost), a replica drained by SIGTERM, and the client killed then resumed.
+//! Each test checks that every run of the suite ends with exactly one
+//! recorded result and prints what the fault cost.
 //!
 //! `ATLAS_FAULT_RUNS` sets the suite size (default 18; the README's figures
 //! use 100).
@@ -57,7 +58,7 @@ fn signal(child: &Child, sig: &str) {
 
 /// One bridge, one policy, `replicas` scenario runtimes, each its own process.
 struct Cluster {
-    _bridge: Service,
+    bridge: Service,
     vla: Service,
     vla_addr: String,
     scenarios: Vec<(Service, String)>,
@@ -68,14 +69,7 @@ impl Cluster {
     fn start(replicas: usize) -> Self {
         let bridge_addr = format!("127.0.0.1:{}", free_port());
         let vla_addr = format!("127.0.0.1:{}", free_port());
-        let bridge = spawn(&[
-            "serve",
-            "bridge",
-            "--listen",
-            &bridge_addr,
-            "--maps-dir",
-            "maps",
-        ]);
+        let bridge = Self::start_bridge(&bridge_addr);
         let vla = Self::start_vla(&vla_addr);
         let mut scenarios = Vec::new();
         for _ in 0..replicas {
@@ -88,12 +82,16 @@ impl Cluster {
             wait_healthy(a, Duration::from_secs(120));
         }
         Self {
-            _bridge: bridge,
+            bridge,
             vla,
             vla_addr,
             scenarios,
             bridge_addr,
         }
+    }
+
+    fn start_bridge(addr: &str) -> Service {
+        spawn(&["serve", "bridge", "--listen", addr, "--maps-dir", "maps"])
     }
 
     fn start_vla(addr: &str) -> Service {
@@ -308,7 +306,6 @@ fn replica_killed_and_policy_restarted_mid_suite() {
         .count();
     assert!(on_victim_after_kill >= 1);
     report("replica SIGKILL + policy restart", &f, lost, dup);
-    let _ = &cluster.bridge_addr;
 }
 
 #[test]
@@ -401,4 +398,73 @@ fn client_killed_then_resumed_runs_only_the_missing() {
     }
     let (lost, dup) = check_exactly_once(&f, &out);
     report("client SIGKILL + --resume", &f, lost, dup);
+}
+
+/// The failed attempts of a manifest by outcome, with their counts.
+fn failed_outcomes(m: &Value) -> Vec<(String, usize)> {
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for a in m["runs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|e| e["attempts"].as_array().unwrap().iter())
+        .filter(|a| a["outcome"] != "ok")
+    {
+        let o = a["outcome"].as_str().unwrap();
+        // The code and the first words: enough to tell the failures apart.
+        let short: String = o.chars().take(90).collect();
+        *by.entry(short).or_default() += 1;
+    }
+    by.into_iter().collect()
+}
+
+#[test]
+fn bridge_killed_and_restarted_mid_suite() {
+    let mut cluster = Cluster::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let runs = runs_wanted();
+    let suite = write_suite(dir.path(), runs, &cluster.vla_addr);
+    let out = dir.path().join("out");
+    let t0 = Instant::now();
+    let mut child = suite_cmd(&suite, &out, &cluster.addrs(), &["--quiet"])
+        .spawn()
+        .unwrap();
+
+    // Half-way, SIGKILL the bridge: every world of the runs in flight is
+    // gone. Restart it on the same port, as a supervisor would.
+    wait_finished(&out, runs / 2, &mut child, Duration::from_secs(600));
+    let killed_at = finished_ids(&manifest(&out).unwrap()).len();
+    let down = Instant::now();
+    cluster.bridge.0.kill().unwrap();
+    cluster.bridge.0.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.bridge = Cluster::start_bridge(&cluster.bridge_addr);
+    wait_healthy(&cluster.bridge_addr, Duration::from_secs(120));
+    let outage = down.elapsed();
+
+    let f = finish(child, &out, t0, Duration::from_secs(900));
+    let (lost, dup) = check_exactly_once(&f, &out);
+    let failures = failed_outcomes(&f.manifest);
+    eprintln!(
+        "  bridge killed after {killed_at} runs, serving again {:.1} s later; failed attempts:",
+        outage.as_secs_f64()
+    );
+    for (o, n) in &failures {
+        eprintln!("  {n} × {o}");
+    }
+    // The runs in flight at the kill lost their worlds and were run again.
+    assert!(
+        f.metrics["retries"].as_u64().unwrap() >= 1,
+        "killed after {killed_at} of {runs} runs, yet nothing was retried: {}",
+        f.metrics
+    );
+    assert!(!failures.is_empty());
+    // Nothing failed for a reason a retry cannot fix.
+    for (o, _) in &failures {
+        assert!(
+            !o.starts_with("InvalidArgument") && !o.starts_with("FailedPrecondition"),
+            "{o}"
+        );
+    }
+    report("bridge SIGKILL + restart", &f, lost, dup);
 }

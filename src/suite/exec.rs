@@ -382,7 +382,21 @@ mod tests {
         assert!(Failure::from_status(&s, true).retryable());
         let s = tonic::Status::invalid_argument("bad scenario");
         assert!(!Failure::from_status(&s, false).retryable());
+        // A lost world: NOT_FOUND naming the world (older runtimes), or
+        // ABORTED (the runtime's code for it now), mid-run or before.
         let s = tonic::Status::not_found("bridge Step: world w-3 not found");
+        assert!(Failure::from_status(&s, true).retryable());
+        assert!(Failure::from_status(&s, false).retryable());
+        let s = tonic::Status::aborted(
+            "bridge Step: the bridge lost the run's world (world w-3 not found); run it again",
+        );
+        assert!(Failure::from_status(&s, true).retryable());
+        assert!(Failure::from_status(&s, false).retryable());
+        // Any other NOT_FOUND (a scenario that does not exist) is final.
+        let s = tonic::Status::not_found("scenario \"nope\" is neither a file nor a scenario");
+        assert!(!Failure::from_status(&s, false).retryable());
+        // A bridge killed mid-step: the runtime's stream ends with the transport error.
+        let s = tonic::Status::unknown("bridge Step: transport error");
         assert!(Failure::from_status(&s, true).retryable());
         let mut s = tonic::Status::resource_exhausted("busy");
         s.metadata_mut()
