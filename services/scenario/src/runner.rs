@@ -242,20 +242,11 @@ pub async fn run(
     events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
 ) -> Result<RunOutput, RunError> {
     let seed = settings.seed.unwrap_or(sc.seed);
-    let created = simc
-        .create_world(sim::CreateWorldRequest {
-            map: Some(match map {
-                MapSource::Name(n) => sim::create_world_request::Map::MapName(n),
-                MapSource::Xml(x) => sim::create_world_request::Map::OpendriveXml(x),
-            }),
-            fixed_delta_s: 1.0 / settings.sim_hz,
-            seed,
-            label: sc.name.clone(),
-        })
-        .await
-        .map_err(upstream(format!("bridge CreateWorld for {}", sc.file)))?
-        .into_inner();
-    let world_id = created.world_id.clone();
+    let map = match map {
+        MapSource::Name(n) => sim::create_world_request::Map::MapName(n),
+        MapSource::Xml(x) => sim::create_world_request::Map::OpendriveXml(x),
+    };
+    let created = create_world(&mut simc, map, settings, seed, &sc.name, &sc.file).await?;
     let session_uuid = uuid::Uuid::new_v4().to_string();
 
     let result = run_in_world(
@@ -270,24 +261,63 @@ pub async fn run(
     )
     .await;
 
-    // Always release the policy session and the world, whatever happened.
-    if let Err(e) = driver
-        .close_session(egodriver::DriveSessionCloseRequest {
-            session_uuid: session_uuid.clone(),
+    release(
+        &mut simc,
+        Some(&mut driver),
+        &session_uuid,
+        &created.world_id,
+    )
+    .await;
+    result
+}
+
+/// Creates the world of a run (`label`, from scenario file `file`) on the
+/// bridge at the run's simulation rate.
+pub(crate) async fn create_world(
+    simc: &mut SimClient,
+    map: sim::create_world_request::Map,
+    settings: &RunSettings,
+    seed: u64,
+    label: &str,
+    file: &str,
+) -> Result<sim::CreateWorldResponse, RunError> {
+    Ok(simc
+        .create_world(sim::CreateWorldRequest {
+            map: Some(map),
+            fixed_delta_s: 1.0 / settings.sim_hz,
+            seed,
+            label: label.into(),
         })
         .await
+        .map_err(upstream(format!("bridge CreateWorld for {file}")))?
+        .into_inner())
+}
+
+/// Releases what a run held, whatever happened to it: the policy session
+/// (when one was opened on `driver`) and the world. Failures are logged.
+pub(crate) async fn release(
+    simc: &mut SimClient,
+    driver: Option<&mut DriverClient>,
+    session_uuid: &str,
+    world_id: &str,
+) {
+    if let Some(driver) = driver
+        && let Err(e) = driver
+            .close_session(egodriver::DriveSessionCloseRequest {
+                session_uuid: session_uuid.into(),
+            })
+            .await
     {
         tracing::warn!(error = %e, "close_session failed");
     }
     if let Err(e) = simc
         .destroy_world(sim::DestroyWorldRequest {
-            world_id: world_id.clone(),
+            world_id: world_id.into(),
         })
         .await
     {
         tracing::warn!(error = %e, world = %world_id, "DestroyWorld failed");
     }
-    result
 }
 
 async fn resolve(

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas_proto::scenario as pb;
-use atlas_proto::{egodriver, sim};
+use atlas_proto::sim;
 use atlas_xosc::model::{EntityKind, RoadNetwork};
 use atlas_xosc::{Options, Player};
 use tokio::sync::mpsc;
@@ -349,22 +349,9 @@ pub async fn run(
         ))
     })?;
     let seed = settings.seed.unwrap_or(0);
-    let created = simc
-        .create_world(sim::CreateWorldRequest {
-            map: Some(sim::create_world_request::Map::OpendriveXml(
-                x.map_xml.clone(),
-            )),
-            fixed_delta_s: 1.0 / settings.sim_hz,
-            seed,
-            label: x.name.clone(),
-        })
-        .await
-        .map_err(upstream(format!(
-            "bridge CreateWorld for {}",
-            x.scenario.file
-        )))?
-        .into_inner();
-    let world_id = created.world_id.clone();
+    let xml = sim::create_world_request::Map::OpendriveXml(x.map_xml.clone());
+    let created =
+        runner::create_world(&mut simc, xml, settings, seed, &x.name, &x.scenario.file).await?;
     let session_uuid = uuid::Uuid::new_v4().to_string();
     let result = run_in_world(
         &x,
@@ -379,23 +366,8 @@ pub async fn run(
         events,
     )
     .await;
-    if ego.is_some()
-        && let Err(e) = driver
-            .close_session(egodriver::DriveSessionCloseRequest {
-                session_uuid: session_uuid.clone(),
-            })
-            .await
-    {
-        tracing::debug!(error = %e, "close_session failed");
-    }
-    if let Err(e) = simc
-        .destroy_world(sim::DestroyWorldRequest {
-            world_id: world_id.clone(),
-        })
-        .await
-    {
-        tracing::warn!(error = %e, world = %world_id, "DestroyWorld failed");
-    }
+    let driver = ego.is_some().then_some(&mut driver);
+    runner::release(&mut simc, driver, &session_uuid, &created.world_id).await;
     result
 }
 
