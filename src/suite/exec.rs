@@ -17,8 +17,9 @@ use super::manifest::Attempt;
 
 type Client = ScenarioRunnerClient<Channel>;
 
-/// Metadata key a server may set on a retryable status: milliseconds to wait.
-pub const RETRY_AFTER_KEY: &str = "retry-after-ms";
+/// Metadata key a server may set on a retryable status: milliseconds to
+/// wait (`grpc-retry-pushback-ms` is read too).
+pub use atlas_rt::retry::RETRY_AFTER_KEY;
 
 /// Retry and deadline policy of a suite.
 #[derive(Clone, Debug)]
@@ -129,12 +130,7 @@ impl Failure {
     }
 
     fn from_status(s: &tonic::Status, started: bool) -> Self {
-        let retry_after = s
-            .metadata()
-            .get(RETRY_AFTER_KEY)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_millis);
+        let retry_after = atlas_rt::retry::retry_after(s);
         Self {
             code: s.code(),
             message: s.message().to_string(),
@@ -247,6 +243,12 @@ pub async fn run(
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut inflight = FuturesUnordered::new();
     let mut n: u32 = 0;
+    // Attempts that count against `max_attempts`: a retryable refusal that
+    // carries the server's retry hint (a busy runtime, or one whose bridge
+    // or policy is being replaced) is the server pacing the client, not a
+    // failure of the run, and costs no attempt while the run is younger
+    // than its deadline.
+    let mut spent: u32 = 0;
     let mut last_started = Instant::now();
     let mut last_failure: Option<Failure> = None;
     let mut last_replica: Option<usize> = None;
@@ -267,7 +269,7 @@ pub async fn run(
 
     loop {
         if inflight.is_empty() {
-            if n >= policy.max_attempts {
+            if spent >= policy.max_attempts {
                 let f = last_failure.map(|f| f.describe()).unwrap_or_default();
                 return Outcome {
                     result: Err(format!("{n} attempts failed; last: {f}")),
@@ -280,10 +282,11 @@ pub async fn run(
                 tokio::time::sleep(policy.backoff(n + 1, hint)).await;
             }
             n += 1;
+            spent += 1;
             last_started = Instant::now();
             inflight.push(launch(n, false, last_replica));
         }
-        let may_hedge = inflight.len() == 1 && n < policy.max_attempts;
+        let may_hedge = inflight.len() == 1 && spent < policy.max_attempts;
         let hedge_at = tokio::time::Instant::from_std(last_started + policy.deadline);
         tokio::select! {
             Some((k, i, hedge, wall, res)) = inflight.next() => {
@@ -326,6 +329,9 @@ pub async fn run(
                             replicas.forget(i).await;
                         }
                         let retry = f.retryable();
+                        if retry && f.retry_after.is_some() && t0.elapsed() < policy.deadline {
+                            spent = spent.saturating_sub(1);
+                        }
                         last_failure = Some(f);
                         if !retry && inflight.is_empty() {
                             return Outcome {
@@ -336,13 +342,14 @@ pub async fn run(
                         }
                         if !retry {
                             // Let the hedge (if any) finish, but start no more.
-                            n = policy.max_attempts;
+                            spent = policy.max_attempts;
                         }
                     }
                 }
             }
             _ = tokio::time::sleep_until(hedge_at), if may_hedge => {
                 n += 1;
+                spent += 1;
                 last_started = Instant::now();
                 inflight.push(launch(n, true, last_replica));
             }

@@ -126,8 +126,13 @@ impl Upstreams {
 
     /// Pins one bridge replica and one replica of `driver` for a run.
     async fn pin(&self, driver: &Balanced) -> Result<RunClients, Status> {
-        let unavailable =
-            |what: &str, e: balance::Error| Status::unavailable(format!("{what}: {e}"));
+        // The names are re-resolved every `refresh`: come back after that.
+        let unavailable = |what: &str, e: balance::Error| {
+            atlas_rt::retry::with_retry_after(
+                Status::unavailable(format!("{what}: {e}")),
+                self.refresh,
+            )
+        };
         let sim = self.sim.pin().await.map_err(|e| unavailable("bridge", e))?;
         let drv = driver.pin().await.map_err(|e| unavailable("policy", e))?;
         tracing::debug!(bridge = %sim.addr(), policy = %drv.addr(), "run pinned");
@@ -405,7 +410,7 @@ impl Runner {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "run failed");
-                        Err(run_status(e))
+                        Err(run_status(e, upstreams.refresh))
                     }
                 };
                 let _ = tx.send(last).await;
@@ -416,21 +421,53 @@ impl Runner {
     }
 }
 
-/// The status a failed run ends with. A bridge that answers NOT_FOUND for
-/// the run's world has lost it (it restarted, or another bridge replica
-/// took its address): the run is intact and can be run again, so that is
-/// ABORTED, the code for "retry the whole operation", not NOT_FOUND.
-fn run_status(e: runner::RunError) -> Status {
+/// The status a failed run ends with.
+///
+/// - A bridge that answers NOT_FOUND for the run's world has lost it (it
+///   restarted, or another bridge replica took its address): the run is
+///   intact and can be run again, so that is ABORTED, the code for "retry
+///   the whole operation", not NOT_FOUND.
+/// - An upstream that went away mid-call (UNAVAILABLE, or UNKNOWN for a
+///   connection that broke under a call) is UNAVAILABLE with a retry hint of
+///   one re-resolution interval (`refresh`): by then the runtime follows a
+///   replacement replica.
+fn run_status(e: runner::RunError, refresh: Duration) -> Status {
     match e {
         runner::RunError::Upstream { context, status }
-            if status.code() == tonic::Code::NotFound && status.message().contains("world") =>
+            if status.code() == tonic::Code::NotFound && status.message().contains("no world") =>
         {
             Status::aborted(format!(
                 "{context}: the bridge lost the run's world ({}); run it again",
                 status.message()
             ))
         }
+        runner::RunError::Upstream { context, status } if upstream_gone(&status) => {
+            atlas_rt::retry::with_retry_after(
+                Status::unavailable(format!("{context}: {}", status.message())),
+                refresh,
+            )
+        }
         e => Status::from(e),
+    }
+}
+
+/// Whether an upstream call failed because its server went away.
+fn upstream_gone(status: &Status) -> bool {
+    match status.code() {
+        tonic::Code::Unavailable => true,
+        tonic::Code::Unknown => {
+            let m = status.message().to_ascii_lowercase();
+            [
+                "transport error",
+                "connection",
+                "broken pipe",
+                "stream closed",
+                "h2 protocol",
+            ]
+            .iter()
+            .any(|k| m.contains(k))
+        }
+        _ => false,
     }
 }
 
@@ -581,6 +618,28 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lost_worlds_abort_and_gone_upstreams_are_unavailable_with_a_hint() {
+        let up = |status| runner::RunError::Upstream {
+            context: "bridge Step".into(),
+            status,
+        };
+        let refresh = Duration::from_secs(3);
+        let s = run_status(up(Status::not_found("world_id: no world \"w-7\"")), refresh);
+        assert_eq!(s.code(), tonic::Code::Aborted, "{s:?}");
+        let s = run_status(up(Status::unknown("transport error")), refresh);
+        assert_eq!(s.code(), tonic::Code::Unavailable, "{s:?}");
+        assert_eq!(atlas_rt::retry::retry_after(&s), Some(refresh));
+        let s = run_status(up(Status::unavailable("tcp connect error")), refresh);
+        assert_eq!(atlas_rt::retry::retry_after(&s), Some(refresh));
+        // Other upstream failures keep their code and carry no hint.
+        let s = run_status(up(Status::invalid_argument("bad lane")), refresh);
+        assert_eq!(s.code(), tonic::Code::InvalidArgument);
+        assert_eq!(atlas_rt::retry::retry_after(&s), None);
+        let s = run_status(up(Status::not_found("unknown actor 3")), refresh);
+        assert_eq!(s.code(), tonic::Code::NotFound);
+    }
 
     #[test]
     fn a_full_runtime_refuses_with_a_hint_and_frees_its_slot() {
