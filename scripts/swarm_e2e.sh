@@ -5,7 +5,11 @@
 #   3. docker service scale <stack>_scenario=REPLICAS, wait until healthy
 #   4. RUNS runs again; every replica must serve runs
 #   5. every task of every service answers its gRPC health check with SERVING
-#   6. scripts/teardown_swarm.sh --remove-volumes; nothing of the stack is left
+#   6. scripts/swarm_faults.sh on the 3 replicas: a FAULT_RUNS-run suite per
+#      case (no fault; a scenario task and the policy task killed; the bridge
+#      killed; a rolling update of the scenario service; the client killed and
+#      resumed), every run recorded exactly once (--fault-runs 0 skips it)
+#   7. scripts/teardown_swarm.sh --remove-volumes; nothing of the stack is left
 # The client is plain `atlas run --scenario-addr tasks.scenario:50053`, one
 # process per run, REPLICAS at a time in both rounds: the CLI resolves the
 # name to every replica and balances per request (atlas_rt::balance), and the
@@ -18,7 +22,8 @@
 # the images stay for the next run (warm). --full-cleanup removes those too.
 #
 #   scripts/swarm_e2e.sh [--stack-name NAME] [--runs 12] [--replicas 3]
-#                        [--full-cleanup] [--keep] [-- deploy options...]
+#                        [--fault-runs 100] [--full-cleanup] [--keep]
+#                        [-- deploy options...]
 set -euo pipefail
 ATLAS_LOG_PREFIX=e2e
 # shellcheck source=swarm_common.sh
@@ -27,6 +32,7 @@ source "$(dirname "$0")/swarm_common.sh"
 STACK="atlas-e2e-$$"
 RUNS=12
 REPLICAS=3
+FAULT_RUNS="${ATLAS_SWARM_FAULT_RUNS:-100}"
 TEARDOWN=(--remove-volumes)
 KEEP=0
 DEPLOY_ARGS=()
@@ -40,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --stack-name) STACK="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --replicas) REPLICAS="$2"; shift 2 ;;
+    --fault-runs) FAULT_RUNS="$2"; shift 2 ;;
     --full-cleanup) TEARDOWN=(--full-cleanup); shift ;;
     --keep) KEEP=1; shift ;;
     --) shift; DEPLOY_ARGS=("$@"); break ;;
@@ -49,6 +56,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $RUNS =~ ^[0-9]+$ && $RUNS -ge 1 ]] || die "--runs must be a positive integer"
 [[ $REPLICAS =~ ^[0-9]+$ && $REPLICAS -ge 2 ]] || die "--replicas must be at least 2"
+[[ $FAULT_RUNS =~ ^[0-9]+$ && ( $FAULT_RUNS -eq 0 || $FAULT_RUNS -ge 8 ) ]] \
+  || die "--fault-runs must be 0 (skip) or at least 8"
 
 require_docker
 cd "$ATLAS_ROOT"
@@ -214,6 +223,14 @@ docker run --rm --network "$NET" --entrypoint bash "$IMAGE" -c '
   done
 ' >&2
 
+# ---------------------------------------------------------------- faults
+T[faults]=skipped
+if [[ $FAULT_RUNS -gt 0 ]]; then
+  t=$(now)
+  bash scripts/swarm_faults.sh --stack-name "$STACK" --runs "$FAULT_RUNS"
+  T[faults]=$(( $(now) - t ))
+fi
+
 # -------------------------------------------------------------- teardown
 t=$(now)
 bash scripts/teardown_swarm.sh --stack-name "$STACK" "${TEARDOWN[@]}"
@@ -229,4 +246,5 @@ left+=$(docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK")
 trap - EXIT
 
 log "PASS: deploy ${T[deploy]} s, $RUNS runs on 1 replica ${T[runs_1]} s," \
-  "scale to $REPLICAS ${T[scale]} s, $RUNS runs on $REPLICAS replicas ${T[runs_n]} s, teardown ${T[teardown]} s"
+  "scale to $REPLICAS ${T[scale]} s, $RUNS runs on $REPLICAS replicas ${T[runs_n]} s," \
+  "fault cases ${T[faults]} s, teardown ${T[teardown]} s"
