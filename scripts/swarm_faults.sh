@@ -11,8 +11,11 @@
 #   bridge-crash             SIGKILL of the carla-bridge task 40 % in: every
 #                            world it held is lost with it
 #   rolling-update           `docker service update --force` of the scenario
-#                            service 20 % in: start-first, one task at a time,
-#                            the old tasks drain their runs under SIGTERM
+#                            service once the first run is in: start-first,
+#                            one task at a time, the old tasks drain their
+#                            runs under SIGTERM. A rolling update outlasts
+#                            RUNS runs, so this case runs 3 x RUNS and its
+#                            time added is against 3 x the `none` wall
 #   client-kill+resume       SIGKILL of the suite client half-way, then
 #                            `--resume` on the same output directory: only the
 #                            runs without a result may run again
@@ -89,12 +92,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The suite: the image's shipped scenarios × enough seeds, cut to RUNS by --limit.
-SEEDS=$(python3 -c "print(', '.join(str(s) for s in range(1, ($RUNS + 2) // 3 + 1)))")
-cat >"$WORK/suite.toml" <<EOF
-name = "swarm-faults"
+# The suite of an N-run case: the image's three shipped scenarios × ceil(N/3)
+# seeds, cut to N by --limit (the expansion is file-major, so the cut drops
+# at most two runs of the last scenario).
+write_suite() {
+  local n="$1" seeds
+  seeds=$(python3 -c "print(', '.join(str(s) for s in range(1, ($n + 2) // 3 + 1)))")
+  cat >"$WORK/suite-$n.toml" <<EOF
+name = "swarm-faults-$n"
 scenarios = ["/app/scenarios/*.toml"]
-seeds = [$SEEDS]
+seeds = [$seeds]
 timeout_s = $SIM_SECONDS
 concurrency = $CONCURRENCY
 deadline_s = 90
@@ -103,7 +110,10 @@ max_attempts = 12
 [policies]
 default = "default"
 EOF
-chmod 0644 "$WORK/suite.toml"
+  chmod 0644 "$WORK/suite-$n.toml"
+}
+write_suite "$RUNS"
+write_suite $(( 3 * RUNS ))
 
 # ---------------------------------------------------------------- helpers
 
@@ -128,13 +138,13 @@ wait_whole() {
   done
 }
 
-# Starts the suite client in the background: `start_client OUT [--resume]`.
+# Starts the suite client in the background: `start_client OUT RUNS [--resume]`.
 start_client() {
-  local out="$1"; shift
+  local out="$1" limit="$2"; shift 2
   docker rm -f "$CLIENT" >/dev/null 2>&1 || true
   docker run -d --name "$CLIENT" --network "$NET" -v "$WORK:/work" -e RUST_LOG=error \
-    --entrypoint atlas "$IMAGE" suite run /work/suite.toml --out "/work/$out" \
-    --scenario-addr tasks.scenario:50053 --limit "$RUNS" --quiet "$@" >/dev/null
+    --entrypoint atlas "$IMAGE" suite run "/work/suite-$limit.toml" --out "/work/$out" \
+    --scenario-addr tasks.scenario:50053 --limit "$limit" --quiet "$@" >/dev/null
 }
 
 # Runs with a result so far in OUT's manifest (0 before the first).
@@ -183,9 +193,9 @@ kill_task() {
   docker kill "$c" >/dev/null
 }
 
-# Checks OUT: prints "lost dup retries ran_now" and fails on a loss or a duplicate.
+# Checks OUT of a RUNS-run case: prints "lost dup retries ran_now".
 check_out() {
-  python3 - "$WORK/$1" "$RUNS" <<'EOF'
+  python3 - "$WORK/$1" "$2" <<'EOF'
 import json, os, sys
 out, want = sys.argv[1], int(sys.argv[2])
 m = json.load(open(os.path.join(out, "manifest.json")))
@@ -205,17 +215,17 @@ print(lost, dup, metrics["retries"], metrics["this_invocation"]["runs"])
 EOF
 }
 
-declare -A WALL=() LOST=() DUP=() RETRIES=() NOTE=()
+declare -A WALL=() LOST=() DUP=() RETRIES=() NOTE=() NRUNS=()
 
 # ------------------------------------------------------------------ cases
 
 case_none() {
-  start_client none
+  start_client none "$RUNS"
   wait_client
 }
 
 case_replica_kill_vla_restart() {
-  start_client kill
+  start_client kill "$RUNS"
   wait_finished kill $(( RUNS / 4 ))
   kill_task "$SC"
   wait_finished kill $(( RUNS / 2 ))
@@ -224,37 +234,38 @@ case_replica_kill_vla_restart() {
 }
 
 case_bridge_crash() {
-  start_client bridge
+  start_client bridge "$RUNS"
   wait_finished bridge $(( RUNS * 2 / 5 ))
   kill_task "$BRIDGE"
   wait_client
 }
 
 case_rolling_update() {
-  start_client rolling
-  wait_finished rolling $(( RUNS / 5 ))
+  start_client rolling $(( 3 * RUNS ))
+  wait_finished rolling 1
   log "  docker service update --force $SC"
   docker service update --detach --force "$SC" >/dev/null
   wait_client
+  log "  update state at the suite's end: $(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$SC")"
 }
 
 run_case() {
-  local name="$1" fn out t rc lost dup retries _ran
+  local name="$1" fn out t rc lost dup retries _ran n="$RUNS"
   case "$name" in
     none) fn=case_none; out=none ;;
     replica-kill+vla-restart) fn=case_replica_kill_vla_restart; out=kill ;;
     bridge-crash) fn=case_bridge_crash; out=bridge ;;
-    rolling-update) fn=case_rolling_update; out=rolling ;;
+    rolling-update) fn=case_rolling_update; out=rolling; n=$(( 3 * RUNS )) ;;
     *) die "unknown case: $name" ;;
   esac
   wait_whole
-  log "case $name: $RUNS runs, $CONCURRENCY at a time, over $REPLICAS scenario replicas"
+  log "case $name: $n runs, $CONCURRENCY at a time, over $REPLICAS scenario replicas"
   t=$(date +%s.%N)
   rc=$($fn | tail -n 1)
   WALL[$name]=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
   [[ $rc == 0 ]] || die "case $name: the suite client exited $rc"
-  read -r lost dup retries _ran < <(check_out "$out")
-  LOST[$name]=$lost; DUP[$name]=$dup; RETRIES[$name]=$retries
+  read -r lost dup retries _ran < <(check_out "$out" "$n")
+  NRUNS[$name]=$n; LOST[$name]=$lost; DUP[$name]=$dup; RETRIES[$name]=$retries
   log "case $name: lost $lost, duplicated $dup, retries $retries, wall ${WALL[$name]} s"
 }
 
@@ -266,18 +277,18 @@ for c in "${CASE_LIST[@]}"; do
     wait_whole
     log "case $c: $RUNS runs, $CONCURRENCY at a time, over $REPLICAS scenario replicas"
     t=$(date +%s.%N)
-    start_client resume
+    start_client resume "$RUNS"
     wait_finished resume $(( RUNS / 2 ))
     docker kill "$CLIENT" >/dev/null
     before=$(finished resume)
     RESUME_MISSING=$(( RUNS - before ))
     log "  client SIGKILLed with $before of $RUNS runs recorded; resuming"
-    start_client resume --resume
+    start_client resume "$RUNS" --resume
     rc=$(wait_client)
     WALL[$c]=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
     [[ $rc == 0 ]] || die "case $c: the resumed client exited $rc"
-    read -r lost dup retries ran < <(check_out resume)
-    LOST[$c]=$lost; DUP[$c]=$dup; RETRIES[$c]=$retries
+    read -r lost dup retries ran < <(check_out resume "$RUNS")
+    NRUNS[$c]=$RUNS; LOST[$c]=$lost; DUP[$c]=$dup; RETRIES[$c]=$retries
     NOTE[$c]="--resume ran $ran runs; $RESUME_MISSING had no result at the kill"
     [[ $ran -eq $RESUME_MISSING ]] || die "case $c: --resume ran $ran runs but $RESUME_MISSING had no result"
     log "case $c: lost $lost, duplicated $dup, wall ${WALL[$c]} s (both invocations)"
@@ -295,9 +306,9 @@ table() {
   for c in "${CASE_LIST[@]}"; do
     added="—"
     if [[ -n ${WALL[none]:-} && $c != none ]]; then
-      added=$(python3 -c "print(f'{${WALL[$c]} - ${WALL[none]}:+.1f} s')")
+      added=$(python3 -c "print(f'{${WALL[$c]} - ${WALL[none]} * ${NRUNS[$c]} / $RUNS:+.1f} s')")
     fi
-    echo "| $c | $RUNS | ${LOST[$c]} | ${DUP[$c]} | ${RETRIES[$c]} | ${WALL[$c]} s | $added${NOTE[$c]:+ (${NOTE[$c]})} |"
+    echo "| $c | ${NRUNS[$c]} | ${LOST[$c]} | ${DUP[$c]} | ${RETRIES[$c]} | ${WALL[$c]} s | $added${NOTE[$c]:+ (${NOTE[$c]})} |"
   done
 }
 table >&2
