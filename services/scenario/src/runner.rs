@@ -523,11 +523,11 @@ async fn run_in_world(
     let recorder = settings
         .record_trace
         .then(|| crate::trace::Recorder::new(&map_name, ego.actor_id, route.points()));
-    let mut scorer = Scorer::new(Evaluator::new(route, limits), recorder, events, settings);
+    let evaluator = Evaluator::new(route, limits);
+    let mut scorer = Scorer::new(evaluator, recorder, events, settings, wall_start);
     let mut policy = Policy::new(driver, session_uuid, settings.control_dt());
     let steps_per_control = settings.steps_per_control();
     let mut control = Control::hold();
-    let mut step_times: Vec<Duration> = Vec::new();
 
     loop {
         if events.is_closed() {
@@ -547,37 +547,20 @@ async fn run_in_world(
             Some(c) => control = c,
             None => break,
         }
-        step_times.push(t0.elapsed());
+        scorer.step_took(t0.elapsed());
     }
 
-    let (evaluator, recorder, last_time) = scorer.finish().await;
-    let (scores, status) = evaluator.outcome();
-    let infractions = evaluator.infractions().to_vec();
-    let record = pb::RouteRecord {
-        index: settings.index,
-        route_id: sc.name.clone(),
-        status,
-        num_infractions: infractions.len() as u32,
-        infractions,
-        scores: Some(scores),
-        meta: Some(pb::Meta {
-            route_length: evaluator.route().length(),
-            duration_game: last_time,
-            duration_system: wall_start.elapsed().as_secs_f64(),
-            warnings: settings.warnings.clone(),
-            route_scenarios: settings.route_scenarios.clone(),
-            traffic_vehicles: settings.traffic.map_or(0, |t| t.0),
-            traffic_pedestrians: settings.traffic.map_or(0, |t| t.1),
-            pass_criteria: Vec::new(),
-        }),
-        timing: Some(timing(&mut step_times)),
-        seed,
-        map: map_name,
+    scorer.finish().await;
+    let outcome = scorer.evaluator.outcome();
+    let meta = pb::Meta {
+        warnings: settings.warnings.clone(),
+        route_scenarios: settings.route_scenarios.clone(),
+        traffic_vehicles: settings.traffic.map_or(0, |t| t.0),
+        traffic_pedestrians: settings.traffic.map_or(0, |t| t.1),
+        pass_criteria: Vec::new(),
+        ..Default::default()
     };
-    Ok(RunOutput {
-        record,
-        trace: recorder.map(|r| r.finish()),
-    })
+    Ok(scorer.output(sc.name.clone(), seed, map_name, outcome, meta))
 }
 
 pub(crate) fn event(kind: pb::run_event::Kind) -> Result<pb::RunEvent, Status> {
@@ -715,6 +698,10 @@ pub(crate) struct Scorer<'e> {
     step: u64,
     /// Simulated time of the last step scored, seconds.
     last_time: f64,
+    index: u32,
+    wall_start: Instant,
+    /// Wall time of each full control step.
+    step_times: Vec<Duration>,
 }
 
 impl<'e> Scorer<'e> {
@@ -723,6 +710,7 @@ impl<'e> Scorer<'e> {
         recorder: Option<crate::trace::Recorder>,
         events: &'e Events,
         settings: &RunSettings,
+        wall_start: Instant,
     ) -> Self {
         Self {
             evaluator,
@@ -731,7 +719,15 @@ impl<'e> Scorer<'e> {
             progress_every: settings.progress_every as u64,
             step: 0,
             last_time: 0.0,
+            index: settings.index,
+            wall_start,
+            step_times: Vec::new(),
         }
+    }
+
+    /// Notes the wall time a full control step took.
+    pub fn step_took(&mut self, d: Duration) {
+        self.step_times.push(d);
     }
 
     /// Scores one control step's snapshot for the ego (`me` at `here`),
@@ -791,9 +787,9 @@ impl<'e> Scorer<'e> {
         }
     }
 
-    /// Closes the criteria at the end of the run, records and streams what
-    /// they raise; returns the criteria, the trace and the last step's time.
-    pub async fn finish(mut self) -> (Evaluator, Option<crate::trace::Recorder>, f64) {
+    /// Closes the criteria at the end of the run; records and streams what
+    /// they raise.
+    pub async fn finish(&mut self) {
         let closing = self.evaluator.finish();
         if let Some(r) = &mut self.recorder {
             r.infractions(&closing);
@@ -804,7 +800,41 @@ impl<'e> Scorer<'e> {
                 .send(event(pb::run_event::Kind::Infraction(inf)))
                 .await;
         }
-        (self.evaluator, self.recorder, self.last_time)
+    }
+
+    /// The finished run's output: its record, with the outcome `scores`
+    /// and `status` and `meta` completed with the route length and the
+    /// simulated and wall durations, and its trace.
+    pub fn output(
+        mut self,
+        route_id: String,
+        seed: u64,
+        map: String,
+        (scores, status): (pb::Scores, String),
+        meta: pb::Meta,
+    ) -> RunOutput {
+        let infractions = self.evaluator.infractions().to_vec();
+        let record = pb::RouteRecord {
+            index: self.index,
+            route_id,
+            status,
+            num_infractions: infractions.len() as u32,
+            infractions,
+            scores: Some(scores),
+            meta: Some(pb::Meta {
+                route_length: self.evaluator.route().length(),
+                duration_game: self.last_time,
+                duration_system: self.wall_start.elapsed().as_secs_f64(),
+                ..meta
+            }),
+            timing: Some(timing(&mut self.step_times)),
+            seed,
+            map,
+        };
+        RunOutput {
+            record,
+            trace: self.recorder.map(|r| r.finish()),
+        }
     }
 }
 

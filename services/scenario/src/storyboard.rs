@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
@@ -455,12 +455,11 @@ async fn run_in_world(
         .record_trace
         .then(|| crate::trace::Recorder::new(&map_name, ego_id, route.points()));
     let evaluator = Evaluator::new(route, Limits::new(timeout_s, 180.0));
-    let mut scorer = Scorer::new(evaluator, recorder, events, settings);
+    let mut scorer = Scorer::new(evaluator, recorder, events, settings, wall_start);
     let mut policy = Policy::new(driver, session_uuid, settings.control_dt());
     let steps_per_control = settings.steps_per_control();
     let control_dt = settings.control_dt();
     let mut control = Control::hold();
-    let mut step_times: Vec<Duration> = Vec::new();
     let mut ended_by_storyboard = false;
 
     loop {
@@ -529,17 +528,16 @@ async fn run_in_world(
                 None => break,
             }
         }
-        step_times.push(t0.elapsed());
+        scorer.step_took(t0.elapsed());
     }
 
-    let (evaluator, recorder, last_time) = scorer.finish().await;
-    let (scores, mut status) = evaluator.outcome();
+    scorer.finish().await;
+    let (scores, mut status) = scorer.evaluator.outcome();
     if ended_by_storyboard && status == "Failed - Simulation ended before the route" {
         // The scenario, not the ego, decided when the run ends.
         status = "Completed".into();
     }
-    let infractions = evaluator.infractions().to_vec();
-    let pass_criteria = crate::criteria::pass_criteria(&evaluator, &x.scenario.criteria)
+    let pass_criteria = crate::criteria::pass_criteria(&scorer.evaluator, &x.scenario.criteria)
         .into_iter()
         .map(|c| pb::PassCriterion {
             name: c.name,
@@ -557,27 +555,10 @@ async fn run_in_world(
     for l in player.log() {
         tracing::info!(scenario = %x.name, time = l.time, "{}", l.message);
     }
-    let record = pb::RouteRecord {
-        index: settings.index,
-        route_id: x.name.clone(),
-        status,
-        num_infractions: infractions.len() as u32,
-        infractions,
-        scores: Some(scores),
-        meta: Some(pb::Meta {
-            route_length: evaluator.route().length(),
-            duration_game: last_time,
-            duration_system: wall_start.elapsed().as_secs_f64(),
-            warnings,
-            pass_criteria,
-            ..Default::default()
-        }),
-        timing: Some(runner::timing(&mut step_times)),
-        seed,
-        map: map_name,
+    let meta = pb::Meta {
+        warnings,
+        pass_criteria,
+        ..Default::default()
     };
-    Ok(RunOutput {
-        record,
-        trace: recorder.map(|r| r.finish()),
-    })
+    Ok(scorer.output(x.name.clone(), seed, map_name, (scores, status), meta))
 }
