@@ -4,10 +4,11 @@
 
 mod common;
 
+use common::atlas;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const ATLAS: &str = env!("CARGO_BIN_EXE_atlas");
 
 /// A 1×1 PNG, standing in for a run's `topdown.png`.
 const PNG_1X1: [u8; 70] = [
@@ -17,17 +18,6 @@ const PNG_1X1: [u8; 70] = [
     0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
     0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
-
-fn atlas(args: &[&str]) -> Output {
-    Command::new(ATLAS)
-        .args(args)
-        .current_dir(common::repo())
-        .env("RUST_LOG", "error")
-        .env_remove("SAKURA_ARTIFACT_DIR")
-        .env_remove("ATLAS_SCENARIO_ADDR")
-        .output()
-        .unwrap()
-}
 
 fn chromium() -> Option<PathBuf> {
     for bin in ["chromium", "chromium-browser"] {

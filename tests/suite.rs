@@ -4,41 +4,9 @@
 
 mod common;
 
+use common::{atlas_with_env as atlas, json, ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-const ATLAS: &str = env!("CARGO_BIN_EXE_atlas");
-
-fn atlas(args: &[&str], envs: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(ATLAS);
-    c.args(args)
-        .current_dir(common::repo())
-        .env("RUST_LOG", "error")
-        .env_remove("SAKURA_ARTIFACT_DIR")
-        .env_remove("ATLAS_SCENARIO_ADDR");
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .unwrap()
-}
 
 fn write_suite(dir: &Path, name: &str, policy: &str, extra: &str) -> PathBuf {
     let p = dir.join(format!("{name}.toml"));

@@ -7,35 +7,11 @@
 
 mod common;
 
+use common::{atlas, json, ok};
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-const ATLAS: &str = env!("CARGO_BIN_EXE_atlas");
-
-fn atlas(args: &[&str]) -> Output {
-    Command::new(ATLAS)
-        .args(args)
-        .current_dir(common::repo())
-        .env("RUST_LOG", "error")
-        .env_remove("SAKURA_ARTIFACT_DIR")
-        .env_remove("ATLAS_SCENARIO_ADDR")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use std::process::Output;
 
 fn failed(o: &Output) -> String {
     assert!(
@@ -44,11 +20,6 @@ fn failed(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout)
     );
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .unwrap()
 }
 
 fn training_routes() -> PathBuf {

@@ -33,18 +33,21 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Back-off before attempt `n` (2, 3, ...): exponential with full jitter
-    /// in [d/2, d], or the server's hint when it gave one.
+    /// Back-off before attempt `n` (2, 3, ...): exponential with jitter in
+    /// [d/2, d], and never shorter than the server's hint when it gave one
+    /// (a hint is when the server expects to do better; the exponential
+    /// part keeps a server that keeps failing from being hammered).
     pub fn backoff(&self, n: u32, hint: Option<Duration>) -> Duration {
-        if let Some(h) = hint {
-            return h.min(Duration::from_secs(300));
-        }
         let exp = n.saturating_sub(2).min(16);
         let d = self
             .base_backoff
             .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
-        d.mul_f64(0.5 + 0.5 * fastrand::f64())
+            .min(self.max_backoff)
+            .mul_f64(0.5 + 0.5 * fastrand::f64());
+        match hint {
+            Some(h) => d.max(h.min(Duration::from_secs(300))),
+            None => d,
+        }
     }
 }
 
@@ -243,11 +246,12 @@ pub async fn run(
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut inflight = FuturesUnordered::new();
     let mut n: u32 = 0;
-    // Attempts that count against `max_attempts`: a retryable refusal that
-    // carries the server's retry hint (a busy runtime, or one whose bridge
-    // or policy is being replaced) is the server pacing the client, not a
-    // failure of the run, and costs no attempt while the run is younger
-    // than its deadline.
+    // Attempts that count against `max_attempts`: a RESOURCE_EXHAUSTED
+    // refusal that carries the server's retry hint (every run slot of the
+    // runtime busy) is the server pacing the client, not a failure of the
+    // run, and costs no attempt while the run is younger than its deadline.
+    // Anything else counts, an unreachable bridge or policy included (it
+    // may never come back).
     let mut spent: u32 = 0;
     let mut last_started = Instant::now();
     let mut last_failure: Option<Failure> = None;
@@ -329,7 +333,10 @@ pub async fn run(
                             replicas.forget(i).await;
                         }
                         let retry = f.retryable();
-                        if retry && f.retry_after.is_some() && t0.elapsed() < policy.deadline {
+                        if f.code == Code::ResourceExhausted
+                            && f.retry_after.is_some()
+                            && t0.elapsed() < policy.deadline
+                        {
                             spent = spent.saturating_sub(1);
                         }
                         last_failure = Some(f);
@@ -381,6 +388,9 @@ mod tests {
             p.backoff(3, Some(Duration::from_millis(1234))),
             Duration::from_millis(1234)
         );
+        // A short hint does not undercut the grown back-off.
+        let late = p.backoff(8, Some(Duration::from_millis(10)));
+        assert!(late >= Duration::from_millis(500), "{late:?}");
     }
 
     #[test]

@@ -69,3 +69,42 @@ impl Drop for Service {
         let _ = self.0.wait();
     }
 }
+
+/// The `atlas` CLI of this build, run from the repository root with quiet
+/// logs and no artifact dir or runtime address inherited from the
+/// environment, plus `envs`.
+pub fn atlas_with_env(args: &[&str], envs: &[(&str, &Path)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atlas"));
+    c.args(args)
+        .current_dir(repo())
+        .env("RUST_LOG", "error")
+        .env_remove("SAKURA_ARTIFACT_DIR")
+        .env_remove("ATLAS_SCENARIO_ADDR");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run the atlas CLI")
+}
+
+/// [`atlas_with_env`] with nothing added to the environment.
+pub fn atlas(args: &[&str]) -> std::process::Output {
+    atlas_with_env(args, &[])
+}
+
+/// The stdout of a command that must have succeeded (else both outputs).
+pub fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A JSON file, read whole.
+pub fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
