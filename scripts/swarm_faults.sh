@@ -138,12 +138,14 @@ wait_whole() {
   done
 }
 
-# Starts the suite client in the background: `start_client OUT RUNS [--resume]`.
+# Starts the suite client in the background on the RUNS-run suite:
+# `start_client OUT RUNS [--limit N] [--resume]` (--limit defaults to RUNS).
 start_client() {
-  local out="$1" limit="$2"; shift 2
+  local out="$1" n="$2" limit="$2"; shift 2
+  if [[ ${1:-} == --limit ]]; then limit="$2"; shift 2; fi
   docker rm -f "$CLIENT" >/dev/null 2>&1 || true
   docker run -d --name "$CLIENT" --network "$NET" -v "$WORK:/work" -e RUST_LOG=error \
-    --entrypoint atlas "$IMAGE" suite run "/work/suite-$limit.toml" --out "/work/$out" \
+    --entrypoint atlas "$IMAGE" suite run "/work/suite-$n.toml" --out "/work/$out" \
     --scenario-addr tasks.scenario:50053 --limit "$limit" --quiet "$@" >/dev/null
 }
 
@@ -283,7 +285,9 @@ for c in "${CASE_LIST[@]}"; do
     before=$(finished resume)
     RESUME_MISSING=$(( RUNS - before ))
     log "  client SIGKILLed with $before of $RUNS runs recorded; resuming"
-    start_client resume "$RUNS" --resume
+    # --limit counts what is missing: the missing runs of the first RUNS
+    # come first in the suite's order, before the cut-off ones after RUNS.
+    start_client resume "$RUNS" --limit "$RESUME_MISSING" --resume
     rc=$(wait_client)
     WALL[$c]=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
     [[ $rc == 0 ]] || die "case $c: the resumed client exited $rc"
