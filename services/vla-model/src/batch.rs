@@ -49,7 +49,7 @@ impl Default for BatchSettings {
     fn default() -> Self {
         Self {
             max_size: 8,
-            max_wait: Duration::from_millis(2),
+            max_wait: Duration::ZERO,
             max_inflight: 64,
             workers: 1,
         }

@@ -68,9 +68,11 @@ pub struct Config {
     #[arg(long, env = "ATLAS_BATCH_MAX_SIZE", default_value_t = 8)]
     pub batch_max_size: usize,
 
-    /// Longest a `drive` waits for others to join its batch, milliseconds
-    /// (0: plan whatever is queued at once).
-    #[arg(long, env = "ATLAS_BATCH_MAX_WAIT_MS", default_value_t = 2.0)]
+    /// Longest a `drive` waits for others to join its batch, milliseconds.
+    /// 0 (the default): no window, a batch is whatever queued while the
+    /// previous one was planned, so a lone caller never waits; a GPU
+    /// deployment with many concurrent sessions sets a window of a few ms.
+    #[arg(long, env = "ATLAS_BATCH_MAX_WAIT_MS", default_value_t = 0.0)]
     pub batch_max_wait_ms: f64,
 
     /// Most `drive` requests queued or being planned at once; beyond it
@@ -101,7 +103,7 @@ impl Default for Config {
             max_lateral_accel: 2.0,
             max_sessions: 1024,
             batch_max_size: 8,
-            batch_max_wait_ms: 2.0,
+            batch_max_wait_ms: 0.0,
             max_inflight: 64,
             inference_threads: 1,
             grace_period_s: 10.0,
