@@ -252,3 +252,46 @@ fn bad_route_filters_name_the_suite_file_line_and_key() {
         "{listing}"
     );
 }
+
+/// The shipped A/B pair (README, A/B comparison): both suites expand to the
+/// same 35 runs (3 scenarios and 4 routes × 5 seeds), one policy each.
+#[test]
+fn the_shipped_ab_suites_plan_the_same_runs() {
+    let mut plans = Vec::new();
+    for (file, policy) in [
+        ("suites/baseline.toml", "baseline"),
+        ("suites/model.toml", "model"),
+    ] {
+        let out = ok(&atlas(&["suite", "run", file, "--dry-run"]));
+        assert!(out.contains("35 runs planned"), "{file}: {out}");
+        let rows: Vec<Vec<String>> = out
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .collect();
+        assert_eq!(rows.len(), 35, "{file}: {out}");
+        assert!(
+            rows.iter().all(|r| r.contains(&policy.to_string())),
+            "{out}"
+        );
+        // (kind, route, seed, file) without the run id and the policy.
+        let mut keys: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .skip(1)
+                    .filter(|c| c.as_str() != policy)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        keys.sort();
+        plans.push(keys);
+    }
+    assert_eq!(plans[0], plans[1]);
+    assert_eq!(
+        plans[0].iter().filter(|k| k.starts_with("route ")).count(),
+        20
+    );
+}
