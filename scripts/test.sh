@@ -2,7 +2,8 @@
 # The test command: formatting, lints and every test of the workspace, then
 # the Docker Swarm end-to-end test (scripts/swarm_e2e.sh: deploy the stack on
 # this machine's engine, scale the scenario runtime to 3 replicas, 12 runs
-# through tasks.scenario, health of every task, teardown) whenever a Docker
+# through tasks.scenario, health of every task, the fault cases of
+# scripts/swarm_faults.sh with 100 runs each, teardown) whenever a Docker
 # engine answers (`docker info`); ATLAS_SKIP_SWARM_E2E=1 skips it.
 # CI runs exactly this (.ci/run). Needs the Rust toolchain, python3 with venv
 # (the egodriver compatibility test installs carla-driver-interface from PyPI
