@@ -34,9 +34,10 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// Back-off before attempt `n` (2, 3, ...): exponential with jitter in
-    /// [d/2, d], and never shorter than the server's hint when it gave one
-    /// (a hint is when the server expects to do better; the exponential
-    /// part keeps a server that keeps failing from being hammered).
+    /// [d/2, d]; with the server's hint, within [hint, 2 × hint] (a hint is
+    /// when the server expects to do better: never earlier, and not much
+    /// later either, so a bridge or policy back after a restart is used
+    /// within a hint or two instead of after a long exponential wait).
     pub fn backoff(&self, n: u32, hint: Option<Duration>) -> Duration {
         let exp = n.saturating_sub(2).min(16);
         let d = self
@@ -45,7 +46,10 @@ impl RetryPolicy {
             .min(self.max_backoff)
             .mul_f64(0.5 + 0.5 * fastrand::f64());
         match hint {
-            Some(h) => d.max(h.min(Duration::from_secs(300))),
+            Some(h) => {
+                let h = h.min(Duration::from_secs(300));
+                d.clamp(h, h.saturating_mul(2))
+            }
             None => d,
         }
     }
@@ -388,9 +392,14 @@ mod tests {
             p.backoff(3, Some(Duration::from_millis(1234))),
             Duration::from_millis(1234)
         );
-        // A short hint does not undercut the grown back-off.
-        let late = p.backoff(8, Some(Duration::from_millis(10)));
-        assert!(late >= Duration::from_millis(500), "{late:?}");
+        // A grown back-off is held to twice the hint.
+        for _ in 0..50 {
+            let late = p.backoff(8, Some(Duration::from_millis(300)));
+            assert!(
+                late >= Duration::from_millis(300) && late <= Duration::from_millis(600),
+                "{late:?}"
+            );
+        }
     }
 
     #[test]
