@@ -130,8 +130,7 @@ wait_whole() {
     sc=$(healthy_tasks "$SC"); br=$(healthy_tasks "$BRIDGE"); vla=$(healthy_tasks "$VLA")
     upd=$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$SC")
     if [[ $sc -eq $REPLICAS && $br -ge 1 && $vla -ge 1 && $upd != updating && $upd != rollback_started ]]; then
-      # Every scenario replica resolvable from the network, none stale.
-      return 0
+        return 0
     fi
     (( $(now) < deadline )) || die "stack not whole after 240 s: scenario $sc/$REPLICAS healthy, bridge $br, policy $vla, update '${upd}'"
     sleep 1
@@ -172,14 +171,12 @@ wait_finished() {
   done
 }
 
-# Waits for the client; prints its exit status.
+# Waits for the client; sets CLIENT_RC to its exit status.
 wait_client() {
-  local rc
-  rc=$(docker wait "$CLIENT")
-  if [[ $rc -ne 0 ]]; then
+  CLIENT_RC=$(docker wait "$CLIENT")
+  if [[ $CLIENT_RC -ne 0 ]]; then
     docker logs "$CLIENT" 2>&1 | tail -n 30 >&2 || true
   fi
-  echo "$rc"
 }
 
 # One task container of a service (its first running one on this node).
@@ -251,54 +248,51 @@ case_rolling_update() {
   log "  update state at the suite's end: $(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$SC")"
 }
 
+# The client is killed half-way and resumed: two invocations, one output.
+case_client_kill_resume() {
+  local before
+  start_client resume "$RUNS"
+  wait_finished resume $(( RUNS / 2 ))
+  docker kill "$CLIENT" >/dev/null
+  before=$(finished resume)
+  RESUME_MISSING=$(( RUNS - before ))
+  log "  client SIGKILLed with $before of $RUNS runs recorded; resuming"
+  # --limit counts what is missing: the missing runs of the first RUNS
+  # come first in the suite's order, before the cut-off ones after RUNS.
+  start_client resume "$RUNS" --limit "$RESUME_MISSING" --resume
+  wait_client
+}
+
 run_case() {
-  local name="$1" fn out t rc lost dup retries _ran n="$RUNS"
+  local name="$1" fn out t lost dup retries ran n="$RUNS"
   case "$name" in
     none) fn=case_none; out=none ;;
     replica-kill+vla-restart) fn=case_replica_kill_vla_restart; out=kill ;;
     bridge-crash) fn=case_bridge_crash; out=bridge ;;
     rolling-update) fn=case_rolling_update; out=rolling; n=$(( 3 * RUNS )) ;;
+    client-kill+resume) fn=case_client_kill_resume; out=resume ;;
     *) die "unknown case: $name" ;;
   esac
   wait_whole
   log "case $name: $n runs, $CONCURRENCY at a time, over $REPLICAS scenario replicas"
   t=$(date +%s.%N)
-  rc=$($fn | tail -n 1)
+  "$fn"
   WALL[$name]=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
-  [[ $rc == 0 ]] || die "case $name: the suite client exited $rc"
-  read -r lost dup retries _ran < <(check_out "$out" "$n")
+  [[ $CLIENT_RC == 0 ]] || die "case $name: the suite client exited $CLIENT_RC"
+  read -r lost dup retries ran < <(check_out "$out" "$n")
   NRUNS[$name]=$n; LOST[$name]=$lost; DUP[$name]=$dup; RETRIES[$name]=$retries
+  if [[ $name == client-kill+resume ]]; then
+    NOTE[$name]="--resume ran $ran runs; $RESUME_MISSING had no result at the kill"
+    [[ $ran -eq $RESUME_MISSING ]] || die "case $name: --resume ran $ran runs but $RESUME_MISSING had no result"
+  fi
   log "case $name: lost $lost, duplicated $dup, retries $retries, wall ${WALL[$name]} s"
 }
 
+CLIENT_RC=""
 RESUME_MISSING=0
 IFS=, read -r -a CASE_LIST <<<"$CASES"
 for c in "${CASE_LIST[@]}"; do
-  # The client is killed half-way and resumed: two invocations, one output.
-  if [[ $c == client-kill+resume ]]; then
-    wait_whole
-    log "case $c: $RUNS runs, $CONCURRENCY at a time, over $REPLICAS scenario replicas"
-    t=$(date +%s.%N)
-    start_client resume "$RUNS"
-    wait_finished resume $(( RUNS / 2 ))
-    docker kill "$CLIENT" >/dev/null
-    before=$(finished resume)
-    RESUME_MISSING=$(( RUNS - before ))
-    log "  client SIGKILLed with $before of $RUNS runs recorded; resuming"
-    # --limit counts what is missing: the missing runs of the first RUNS
-    # come first in the suite's order, before the cut-off ones after RUNS.
-    start_client resume "$RUNS" --limit "$RESUME_MISSING" --resume
-    rc=$(wait_client)
-    WALL[$c]=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
-    [[ $rc == 0 ]] || die "case $c: the resumed client exited $rc"
-    read -r lost dup retries ran < <(check_out resume "$RUNS")
-    NRUNS[$c]=$RUNS; LOST[$c]=$lost; DUP[$c]=$dup; RETRIES[$c]=$retries
-    NOTE[$c]="--resume ran $ran runs; $RESUME_MISSING had no result at the kill"
-    [[ $ran -eq $RESUME_MISSING ]] || die "case $c: --resume ran $ran runs but $RESUME_MISSING had no result"
-    log "case $c: lost $lost, duplicated $dup, wall ${WALL[$c]} s (both invocations)"
-  else
-    run_case "$c"
-  fi
+  run_case "$c"
 done
 wait_whole
 
