@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use atlas_proto::reason::{self, Reason};
 use atlas_proto::scenario as pb;
 use atlas_proto::scenario::scenario_runner_client::ScenarioRunnerClient;
 use futures::StreamExt;
@@ -122,6 +123,8 @@ pub struct Failure {
     pub code: Code,
     pub message: String,
     pub retry_after: Option<Duration>,
+    /// The machine-readable reason the status carried.
+    pub reason: Option<Reason>,
     /// The stream broke after the run had started (a replica died mid-run).
     pub lost_stream: bool,
 }
@@ -132,6 +135,7 @@ impl Failure {
             code,
             message: message.into(),
             retry_after: None,
+            reason: None,
             lost_stream: false,
         }
     }
@@ -142,6 +146,7 @@ impl Failure {
             code: s.code(),
             message: s.message().to_string(),
             retry_after,
+            reason: reason::reason(s),
             lost_stream: started
                 && matches!(
                     s.code(),
@@ -150,7 +155,9 @@ impl Failure {
         }
     }
 
-    /// Whether another attempt may succeed.
+    /// Whether another attempt may succeed: by the status code, and for
+    /// NOT_FOUND by the typed reason (a world the bridge lost can be run
+    /// again; a scenario that does not exist cannot).
     pub fn retryable(&self) -> bool {
         self.lost_stream
             || match self.code {
@@ -161,7 +168,7 @@ impl Failure {
                 | Code::Unknown
                 | Code::Cancelled => true,
                 // A bridge that restarted has lost the run's world.
-                Code::NotFound => self.message.contains("world"),
+                Code::NotFound => self.reason == Some(Reason::WorldLost),
                 _ => false,
             }
     }
@@ -408,28 +415,50 @@ mod tests {
         assert!(Failure::from_status(&s, true).retryable());
         let s = tonic::Status::invalid_argument("bad scenario");
         assert!(!Failure::from_status(&s, false).retryable());
-        // A lost world: NOT_FOUND naming the world (older runtimes), or
-        // ABORTED (the runtime's code for it now), mid-run or before.
-        let s = tonic::Status::not_found("bridge Step: world w-3 not found");
-        assert!(Failure::from_status(&s, true).retryable());
-        assert!(Failure::from_status(&s, false).retryable());
-        let s = tonic::Status::aborted(
-            "bridge Step: the bridge lost the run's world (world w-3 not found); run it again",
+        // A lost world: NOT_FOUND with reason WORLD_LOST (straight from a
+        // bridge), or ABORTED (the runtime's code for it), mid-run or before.
+        let s = reason::with_reason(
+            tonic::Status::not_found("bridge Step: world w-3"),
+            Reason::WorldLost,
         );
         assert!(Failure::from_status(&s, true).retryable());
         assert!(Failure::from_status(&s, false).retryable());
-        // Any other NOT_FOUND (a scenario that does not exist) is final.
+        let s = reason::with_reason(
+            tonic::Status::aborted("bridge Step: the bridge lost the run's world; run it again"),
+            Reason::WorldLost,
+        );
+        assert!(Failure::from_status(&s, true).retryable());
+        assert!(Failure::from_status(&s, false).retryable());
+        // Any other NOT_FOUND (a scenario that does not exist) is final,
+        // whatever its words.
         let s = tonic::Status::not_found("scenario \"nope\" is neither a file nor a scenario");
+        assert!(!Failure::from_status(&s, false).retryable());
+        let s = tonic::Status::not_found("world w-3 not found");
         assert!(!Failure::from_status(&s, false).retryable());
         // A bridge killed mid-step: the runtime's stream ends with the transport error.
         let s = tonic::Status::unknown("bridge Step: transport error");
         assert!(Failure::from_status(&s, true).retryable());
-        let mut s = tonic::Status::resource_exhausted("busy");
+        let mut s = reason::with_reason(
+            tonic::Status::resource_exhausted("busy"),
+            Reason::Overloaded,
+        );
         s.metadata_mut()
             .insert(RETRY_AFTER_KEY, "250".parse().unwrap());
         let f = Failure::from_status(&s, false);
         assert!(f.retryable());
+        assert_eq!(f.reason, Some(Reason::Overloaded));
         assert_eq!(f.retry_after, Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn every_typed_reason_decides_the_same_on_every_code_it_comes_with() {
+        // UPSTREAM_GONE and OVERLOADED come with UNAVAILABLE and
+        // RESOURCE_EXHAUSTED: retried. INVALID_INPUT: never.
+        let gone = reason::with_reason(tonic::Status::unavailable("x"), Reason::UpstreamGone);
+        assert!(Failure::from_status(&gone, false).retryable());
+        let bad = reason::invalid_input("x", Default::default());
+        assert!(!Failure::from_status(&bad, false).retryable());
+        assert!(!Failure::from_status(&bad, true).retryable());
     }
 
     #[test]

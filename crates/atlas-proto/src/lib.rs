@@ -4,11 +4,16 @@
 //!   (wire compatible with AlpaSim and carla-driver-interface).
 //! - [`sim`]: `atlas.sim.v1`, the simulator bridge.
 //! - [`scenario`]: `atlas.scenario.v1`, the scenario runtime.
+//! - [`reason`]: machine-readable error reasons on statuses.
+//! - [`wire`]: [`atlas_geometry`] poses to and from the wire types.
 //!
 //! The protos live in `<workspace>/proto`; `build.rs` compiles them with
 //! protox, so no `protoc` is needed.
 
 #![allow(clippy::doc_overindented_list_items, clippy::large_enum_variant)]
+
+pub mod reason;
+pub mod wire;
 
 /// Package `common` of the AlpaSim contract.
 pub mod common {

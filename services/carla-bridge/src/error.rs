@@ -1,5 +1,6 @@
 //! The bridge's one error type and its single mapping to gRPC status codes.
 
+use atlas_proto::reason::{self, Reason};
 use atlas_sim::render::encode::EncodeError;
 use atlas_sim::{MapError, QueryError, WorldError};
 use thiserror::Error;
@@ -66,9 +67,27 @@ impl BridgeError {
     }
 }
 
+impl BridgeError {
+    /// The machine-readable reason a client decides on, where there is one.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Self::UnknownWorld(_) => Some(Reason::WorldLost),
+            Self::Exhausted { .. } => Some(Reason::Overloaded),
+            Self::Invalid { .. } | Self::UnknownMap { .. } | Self::Map(_) => {
+                Some(Reason::InvalidInput)
+            }
+            _ => None,
+        }
+    }
+}
+
 impl From<BridgeError> for Status {
     fn from(e: BridgeError) -> Self {
-        Status::new(e.code(), e.to_string())
+        let status = Status::new(e.code(), e.to_string());
+        match e.reason() {
+            Some(r) => reason::with_reason(status, r),
+            None => status,
+        }
     }
 }
 
@@ -84,10 +103,12 @@ mod tests {
 
     #[test]
     fn codes() {
-        assert_eq!(
-            Status::from(BridgeError::UnknownWorld("w".into())).code(),
-            Code::NotFound
-        );
+        let lost = Status::from(BridgeError::UnknownWorld("w".into()));
+        assert_eq!(lost.code(), Code::NotFound);
+        assert_eq!(reason::reason(&lost), Some(Reason::WorldLost));
+        // Other NOT_FOUNDs are the request's own error, not a lost world.
+        let actor = Status::from(BridgeError::World(WorldError::UnknownActor(3)));
+        assert_eq!(reason::reason(&actor), None);
         assert_eq!(
             Status::from(BridgeError::World(WorldError::UnknownActor(3))).code(),
             Code::NotFound

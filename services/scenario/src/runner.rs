@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 
 use crate::controller::{Control, Controller, ControllerConfig, Plan};
 use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
-use crate::geometry::{Polyline, Pose2, optical_mount};
+use crate::geometry::{Polyline, Pose2, PoseWire, optical_mount};
 use crate::scenario::{self, Placement, Scenario};
 
 pub type SimClient = sim::simulator_client::SimulatorClient<

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use atlas_proto::reason::{self, Reason};
 use atlas_proto::scenario as pb;
 use atlas_proto::scenario::scenario_runner_server::{ScenarioRunner, ScenarioRunnerServer};
 use atlas_rt::balance::{self, Balanced, Pinned};
@@ -127,12 +128,8 @@ impl Upstreams {
     /// Pins one bridge replica and one replica of `driver` for a run.
     async fn pin(&self, driver: &Balanced) -> Result<RunClients, Status> {
         // The names are re-resolved every `refresh`: come back after that.
-        let unavailable = |what: &str, e: balance::Error| {
-            atlas_rt::retry::with_retry_after(
-                Status::unavailable(format!("{what}: {e}")),
-                self.refresh,
-            )
-        };
+        let unavailable =
+            |what: &str, e: balance::Error| gone(format!("{what}: {e}"), self.refresh);
         let sim = self.sim.pin().await.map_err(|e| unavailable("bridge", e))?;
         let drv = driver.pin().await.map_err(|e| unavailable("policy", e))?;
         tracing::debug!(bridge = %sim.addr(), policy = %drv.addr(), "run pinned");
@@ -222,10 +219,13 @@ impl Slots {
                 })
             }
             Err(_) => Err(atlas_rt::retry::with_retry_after(
-                Status::resource_exhausted(format!(
-                    "all {} run slots are busy; retry later",
-                    self.max
-                )),
+                reason::with_reason(
+                    Status::resource_exhausted(format!(
+                        "all {} run slots are busy; retry later",
+                        self.max
+                    )),
+                    Reason::Overloaded,
+                ),
                 self.retry_hint(Instant::now()),
             )),
         }
@@ -421,54 +421,43 @@ impl Runner {
     }
 }
 
-/// The status a failed run ends with.
+/// The status a failed run ends with, decided on the upstream's typed
+/// reason ([`atlas_proto::reason`]), never on its message.
 ///
-/// - A bridge that answers NOT_FOUND for the run's world has lost it (it
+/// - A bridge that answers `WORLD_LOST` has lost the run's world (it
 ///   restarted, or another bridge replica took its address): the run is
 ///   intact and can be run again, so that is ABORTED, the code for "retry
-///   the whole operation", not NOT_FOUND.
-/// - An upstream that went away mid-call (UNAVAILABLE, or UNKNOWN for a
-///   connection that broke under a call) is UNAVAILABLE with a retry hint of
+///   the whole operation", with the reason kept.
+/// - An upstream that went away (UNAVAILABLE, or a transport failure under
+///   a call) is UNAVAILABLE with reason `UPSTREAM_GONE` and a retry hint of
 ///   one re-resolution interval (`refresh`): by then the runtime follows a
 ///   replacement replica.
 fn run_status(e: runner::RunError, refresh: Duration) -> Status {
     match e {
         runner::RunError::Upstream { context, status }
-            if status.code() == tonic::Code::NotFound && status.message().contains("no world") =>
+            if reason::reason(&status) == Some(Reason::WorldLost) =>
         {
-            Status::aborted(format!(
-                "{context}: the bridge lost the run's world ({}); run it again",
-                status.message()
-            ))
-        }
-        runner::RunError::Upstream { context, status } if upstream_gone(&status) => {
-            atlas_rt::retry::with_retry_after(
-                Status::unavailable(format!("{context}: {}", status.message())),
-                refresh,
+            reason::with_reason(
+                Status::aborted(format!(
+                    "{context}: the bridge lost the run's world ({}); run it again",
+                    status.message()
+                )),
+                Reason::WorldLost,
             )
+        }
+        runner::RunError::Upstream { context, status } if reason::transport_failure(&status) => {
+            gone(format!("{context}: {}", status.message()), refresh)
         }
         e => Status::from(e),
     }
 }
 
-/// Whether an upstream call failed because its server went away.
-fn upstream_gone(status: &Status) -> bool {
-    match status.code() {
-        tonic::Code::Unavailable => true,
-        tonic::Code::Unknown => {
-            let m = status.message().to_ascii_lowercase();
-            [
-                "transport error",
-                "connection",
-                "broken pipe",
-                "stream closed",
-                "h2 protocol",
-            ]
-            .iter()
-            .any(|k| m.contains(k))
-        }
-        _ => false,
-    }
+/// UNAVAILABLE with reason `UPSTREAM_GONE`: come back after `refresh`.
+fn gone(message: String, refresh: Duration) -> Status {
+    atlas_rt::retry::with_retry_after(
+        reason::with_reason(Status::unavailable(message), Reason::UpstreamGone),
+        refresh,
+    )
 }
 
 type RunSender = mpsc::Sender<Result<pb::RunEvent, Status>>;
@@ -626,11 +615,23 @@ mod tests {
             status,
         };
         let refresh = Duration::from_secs(3);
-        let s = run_status(up(Status::not_found("world_id: no world \"w-7\"")), refresh);
+        let lost = reason::with_reason(Status::not_found("world w-7"), Reason::WorldLost);
+        let s = run_status(up(lost), refresh);
         assert_eq!(s.code(), tonic::Code::Aborted, "{s:?}");
-        let s = run_status(up(Status::unknown("transport error")), refresh);
+        assert_eq!(reason::reason(&s), Some(Reason::WorldLost));
+        // A connection that broke under the call: tonic's UNKNOWN with the
+        // transport error as its source.
+        let broken = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )));
+        let s = run_status(up(broken), refresh);
         assert_eq!(s.code(), tonic::Code::Unavailable, "{s:?}");
+        assert_eq!(reason::reason(&s), Some(Reason::UpstreamGone));
         assert_eq!(atlas_rt::retry::retry_after(&s), Some(refresh));
+        // The same words sent by a server are the server's own failure.
+        let s = run_status(up(Status::unknown("transport error")), refresh);
+        assert_eq!(s.code(), tonic::Code::Unknown, "{s:?}");
         let s = run_status(up(Status::unavailable("tcp connect error")), refresh);
         assert_eq!(atlas_rt::retry::retry_after(&s), Some(refresh));
         // Other upstream failures keep their code and carry no hint.

@@ -68,7 +68,7 @@ impl From<Error> for tonic::Status {
         let status = tonic::Status::new(code, e.to_string());
         match e {
             Error::Overloaded { retry_after_ms, .. } => atlas_rt::retry::with_retry_after(
-                status,
+                atlas_proto::reason::with_reason(status, atlas_proto::reason::Reason::Overloaded),
                 std::time::Duration::from_millis(retry_after_ms),
             ),
             _ => status,
