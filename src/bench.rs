@@ -19,11 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use atlas_proto::{common, egodriver, sim};
-use atlas_scenario::controller::{Control, Controller, ControllerConfig};
-use atlas_scenario::geometry::Pose2;
-use atlas_scenario::runner::{self, camera};
-use atlas_scenario::scenario::{MapRef, Placement};
+use atlas_geometry::Polyline;
+use atlas_loop::{
+    BridgeWorld, ClosedLoop, Control, EgodriverPolicy, Flow, Hooks, RouteView, WorldPort, camera,
+    driver_client, ego_command, ego_state, sim_client,
+};
+use atlas_proto::sim;
+use atlas_scenario::runner;
+use atlas_scenario::scenario::{MapRef, Placement, Scenario};
 use serde_json::{Value, json};
 
 /// What to measure.
@@ -161,178 +164,137 @@ async fn channel(addr: std::net::SocketAddr) -> anyhow::Result<tonic::transport:
         .with_context(|| format!("connecting to {addr}"))
 }
 
-/// 2. The closed loop over gRPC, phase by phase.
+/// The bridge world with the wall time of each `Step` call noted.
+struct TimedWorld {
+    world: BridgeWorld,
+    steps: Vec<Duration>,
+}
+
+impl WorldPort for TimedWorld {
+    type Snapshot = sim::Snapshot;
+    type Command = sim::ActorCommand;
+    type Error = atlas_loop::Error;
+
+    async fn step(
+        &mut self,
+        steps: u32,
+        commands: Vec<sim::ActorCommand>,
+        render: bool,
+    ) -> Result<sim::Snapshot, atlas_loop::Error> {
+        let t = Instant::now();
+        let snap = self.world.step(steps, commands, render).await?;
+        self.steps.push(t.elapsed());
+        Ok(snap)
+    }
+}
+
+/// The bench's hooks: the ego's command, its progress along the route for
+/// the policy, and the wall time of each whole control step; no criteria.
+struct Timing {
+    ego_id: u64,
+    route: Polyline,
+    progress: f64,
+    whole: Vec<Duration>,
+}
+
+impl RouteView for Timing {
+    fn route(&self) -> &Polyline {
+        &self.route
+    }
+
+    fn progress(&self) -> f64 {
+        self.progress
+    }
+}
+
+impl Hooks<TimedWorld, Control> for Timing {
+    type Route = Timing;
+    type Error = atlas_loop::Error;
+
+    fn commands(&mut self, control: &Control) -> Vec<sim::ActorCommand> {
+        vec![ego_command(self.ego_id, control)]
+    }
+
+    async fn observe(
+        &mut self,
+        _world: &mut TimedWorld,
+        snap: &sim::Snapshot,
+    ) -> Result<Flow, atlas_loop::Error> {
+        let (_, here) = ego_state(snap, self.ego_id)?;
+        self.progress = self.progress.max(self.route.project((here.x, here.y)).s);
+        Ok(Flow::Continue)
+    }
+
+    fn route(&self) -> &Timing {
+        self
+    }
+
+    fn step_done(&mut self, wall: Duration) {
+        self.whole.push(wall);
+    }
+}
+
+/// Measurement 2, the closed loop over gRPC phase by phase: the runtime's
+/// own loop, world port and policy port on the scenario's set-up, timed.
 async fn closed_loop(
     cfg: &BenchConfig,
     bridge: std::net::SocketAddr,
     vla: std::net::SocketAddr,
+    sc: &Scenario,
     map_name: &str,
-    start: &(String, i32, f64, f64),
 ) -> anyhow::Result<Vec<Value>> {
-    let max = atlas_rt::serve::MAX_MESSAGE_BYTES;
-    let mut simc = sim::simulator_client::SimulatorClient::new(channel(bridge).await?)
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let mut driver =
-        egodriver::egodriver_service_client::EgodriverServiceClient::new(channel(vla).await?)
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max);
-    let world = simc
-        .create_world(sim::CreateWorldRequest {
-            map: Some(sim::create_world_request::Map::MapName(map_name.into())),
-            fixed_delta_s: 0.05,
-            seed: 1,
-            label: "bench".into(),
-        })
-        .await?
-        .into_inner();
-    let world_id = world.world_id.clone();
-    let ego = simc
-        .spawn_actor(sim::SpawnActorRequest {
-            world_id: world_id.clone(),
-            kind: sim::ActorKind::Vehicle as i32,
-            role: "ego".into(),
-            name: "ego".into(),
-            placement: Some(sim::spawn_actor_request::Placement::LanePosition(
-                sim::LanePosition {
-                    road_id: start.0.clone(),
-                    lane_id: start.1,
-                    s: start.2,
-                    offset: start.3,
-                },
-            )),
-            behavior: Some(sim::Behavior {
-                kind: Some(sim::behavior::Kind::External(sim::behavior::External {})),
-            }),
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    if cfg.traffic > 0 {
-        simc.spawn_traffic(sim::SpawnTrafficRequest {
-            world_id: world_id.clone(),
-            vehicles: cfg.traffic,
-            pedestrians: 0,
-            seed: 1,
-        })
-        .await?;
-    }
-    runner::attach_camera(&mut simc, &world_id, ego.actor_id).await?;
+    let world = BridgeWorld::create(
+        sim_client(channel(bridge).await?),
+        sim::create_world_request::Map::MapName(map_name.into()),
+        0.05,
+        1,
+        "bench",
+        &sc.file,
+    )
+    .await?;
+    let mut world = TimedWorld {
+        world,
+        steps: Vec::new(),
+    };
+    let setup = runner::set_up(sc, 1, Some((cfg.traffic, 0)), &mut world.world)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
     let session = format!("bench-{}", std::process::id());
-    driver
-        .start_session(runner::session_request(&session, 1, None))
-        .await?;
-
-    let mut controller = Controller::new(ControllerConfig::default());
-    let mut control = Control::hold();
-    control.brake = 0.0;
-    control.throttle = 0.3;
-    let names = [
-        "bridge Step rpc (2 steps + render + encode + transfer)",
-        "submit_image_observation rpc",
-        "submit_egomotion_observation rpc",
-        "submit_route rpc",
-        "drive rpc (policy inference)",
-        "control (pure pursuit + PID)",
-        "whole control step",
-    ];
-    let mut t: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    for _ in 0..cfg.steps {
-        let t_step = Instant::now();
-        let t0 = Instant::now();
-        let snap = simc
-            .step(sim::StepRequest {
-                world_id: world_id.clone(),
-                steps: 2,
-                commands: vec![runner::ego_command(ego.actor_id, &control)],
-                render: true,
-            })
-            .await?
-            .into_inner()
-            .snapshot
-            .unwrap_or_default();
-        t[0].push(ms(t0.elapsed()));
-        let me = snap
-            .actors
-            .iter()
-            .find(|a| a.actor_id == ego.actor_id)
-            .ok_or_else(|| anyhow!("the bridge lost the ego"))?;
-        let pose = me.pose.unwrap_or_default();
-        let pos = pose.position.unwrap_or_default();
-        let here = Pose2::new(pos.x, pos.y, pos.z, pose.yaw);
-        let now_us = (snap.sim_time_s * 1e6).round() as u64;
-
-        let frame = snap
-            .frames
-            .iter()
-            .find(|f| f.actor_id == ego.actor_id)
-            .ok_or_else(|| anyhow!("no camera frame in the snapshot"))?;
-        let t0 = Instant::now();
-        driver
-            .submit_image_observation(egodriver::RolloutCameraImage {
-                session_uuid: session.clone(),
-                camera_image: Some(egodriver::rollout_camera_image::CameraImage {
-                    frame_start_us: now_us,
-                    frame_end_us: now_us,
-                    image_bytes: frame.data.clone(),
-                    logical_id: camera::LOGICAL_ID.into(),
-                }),
-            })
-            .await?;
-        t[1].push(ms(t0.elapsed()));
-        let t0 = Instant::now();
-        driver
-            .submit_egomotion_observation(runner::egomotion(&session, now_us, &here, me))
-            .await?;
-        t[2].push(ms(t0.elapsed()));
-        // The route: straight ahead along the lane (the scenario's road is straight).
-        let t0 = Instant::now();
-        driver
-            .submit_route(egodriver::RouteRequest {
-                session_uuid: session.clone(),
-                route: Some(egodriver::Route {
-                    waypoints: (0..20)
-                        .map(|k| common::Vec3 {
-                            x: k as f32 * 80.0 / 19.0,
-                            y: 0.0,
-                            z: 0.0,
-                        })
-                        .collect(),
-                    timestamp_us: now_us,
-                }),
-            })
-            .await?;
-        t[3].push(ms(t0.elapsed()));
-        let t0 = Instant::now();
-        let reply = driver
-            .drive(egodriver::DriveRequest {
-                session_uuid: session.clone(),
-                time_now_us: now_us,
-                time_query_us: now_us + 100_000,
-                renderer_data: Vec::new(),
-            })
-            .await?
-            .into_inner();
-        t[4].push(ms(t0.elapsed()));
-        let t0 = Instant::now();
-        let plan = runner::to_plan(reply.trajectory.as_ref(), now_us);
-        control = controller.control(&here, me.speed, &plan, 0.1);
-        t[5].push(ms(t0.elapsed()));
-        t[6].push(ms(t_step.elapsed()));
-    }
-    let _ = driver
-        .close_session(egodriver::DriveSessionCloseRequest {
-            session_uuid: session,
-        })
+    let mut policy = EgodriverPolicy::new(driver_client(channel(vla).await?), &session, 0.1);
+    policy.set_ego(setup.ego_id);
+    policy.open(1, None).await?;
+    policy.record_phases();
+    let mut hooks = Timing {
+        ego_id: setup.ego_id,
+        route: setup.route,
+        progress: 0.0,
+        whole: Vec::new(),
+    };
+    let mut start = Control::hold();
+    start.brake = 0.0;
+    start.throttle = 0.3;
+    let looped = ClosedLoop::new(2)
+        .with_max_steps(cfg.steps as u64)
+        .run(&mut world, &mut policy, &mut hooks, start)
         .await;
-    let _ = simc
-        .destroy_world(sim::DestroyWorldRequest { world_id })
-        .await;
-    Ok(names
-        .iter()
-        .zip(t.iter_mut())
-        .map(|(n, v)| stats(n, v))
-        .collect())
+    policy.close().await;
+    let phases = policy.phases().cloned().unwrap_or_default();
+    world.world.destroy().await;
+    looped?;
+    let ms_of = |v: &[Duration]| v.iter().map(|d| ms(*d)).collect::<Vec<f64>>();
+    Ok(vec![
+        stats(
+            "bridge Step rpc (2 steps + render + encode + transfer)",
+            &mut ms_of(&world.steps),
+        ),
+        stats(
+            "submits rpc (image, egomotion, route; concurrent)",
+            &mut ms_of(&phases.submit),
+        ),
+        stats("drive rpc (policy inference)", &mut ms_of(&phases.drive)),
+        stats("control (pure pursuit + PID)", &mut ms_of(&phases.control)),
+        stats("whole control step", &mut ms_of(&hooks.whole)),
+    ])
 }
 
 /// Runs the benchmark and returns its figures as JSON.
@@ -365,7 +327,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
         "closed loop: {} control steps over loopback gRPC, policy {}",
         cfg.steps, cfg.policy
     );
-    let looped = closed_loop(&cfg, stack.bridge, stack.vla, &map_name, &start).await;
+    let looped = closed_loop(&cfg, stack.bridge, stack.vla, &sc, &map_name).await;
     let scenario_addr = stack.scenario.to_string();
     let looped = match looped {
         Ok(v) => v,

@@ -22,10 +22,11 @@ use std::collections::VecDeque;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use atlas_loop::{ClosedLoop, DriverPort, Flow, Hooks, InProcessSnapshot, InProcessWorld};
 use atlas_sim::math::Rng;
 use atlas_sim::{
     ActorId, ActorKind, ActorSpec, ActorState, Behavior, CameraSpec, Dimensions, EventKind, Map,
-    Placement, Pose, SensorId, SensorSpec, Vec2, VehicleControl, World,
+    Placement, Pose, SensorId, SensorSpec, Vec2, VehicleControl, World, WorldError,
 };
 
 use crate::Error;
@@ -419,9 +420,9 @@ pub fn run_episode(
     spec: &EpisodeSpec,
     episode_id: u32,
     driver: &Driver<'_>,
-    mut out: Option<&mut Vec<Demo>>,
+    out: Option<&mut Vec<Demo>>,
 ) -> Result<EpisodeResult, Error> {
-    let mut ep = build_episode(maps, spec)?;
+    let ep = build_episode(maps, spec)?;
     let mut rng = Rng::new(spec.seed ^ 0x5DEE_CE66_D1CE_4E5B);
     let mut params = ExpertParams::default();
     if ep.slow {
@@ -431,82 +432,205 @@ pub fn run_episode(
         Driver::Expert { noise } => *noise * uniform(&mut rng, 0.0, 1.0),
         Driver::Model { .. } => 0.0,
     };
-    let mut controller = Controller::default();
-    let mut control = VehicleControl::default();
-    let mut history: VecDeque<Pose2> = VecDeque::new();
-    let mut perturbation: Option<Perturbation> = None;
-    let mut s_prev = 0.0f64;
-    let mut result = EpisodeResult {
-        map: ep.world.map().name().to_string(),
-        route_length: ep.route.length(),
-        ..EpisodeResult::default()
+    let mut hooks = EpisodeHooks {
+        ego: ep.ego,
+        result: EpisodeResult {
+            map: ep.world.map().name().to_string(),
+            route_length: ep.route.length(),
+            ..EpisodeResult::default()
+        },
+        route: ep.route,
+        params: params.clone(),
+        s: 0.0,
+        obstacle: None,
+        // Demonstrations stop 3 s into a standstill: more of the same
+        // teaches nothing and would swamp the data set.
+        recording: out.is_some(),
+        standing: 0,
+    };
+    let mut world = InProcessWorld::new(ep.world, Some(ep.camera));
+    let mut episode_driver = EpisodeDriver {
+        cfg,
+        driver,
+        params,
+        controller: Controller::default(),
+        history: VecDeque::new(),
+        perturbation: None,
+        rng,
+        noise,
+        out,
+        episode_id,
+        say_route: ep.say_route,
+        slow: ep.slow,
     };
     let steps_per_control = (SIM_HZ / CONTROL_HZ).round() as u32;
-    // Demonstrations stop 3 s into a standstill: more of the same teaches
-    // nothing and would swamp the data set.
-    let recording = out.is_some();
-    let mut standing = 0usize;
+    let run = ClosedLoop::new(steps_per_control)
+        .with_max_steps(spec.max_steps as u64)
+        .run(
+            &mut world,
+            &mut episode_driver,
+            &mut hooks,
+            VehicleControl::default(),
+        );
+    futures::executor::block_on(run).map_err(Error::from)?;
+    Ok(hooks.result)
+}
 
-    for step in 0..spec.max_steps {
-        let snap = ep
-            .world
-            .step_with(steps_per_control, &[(ep.ego, control)])
-            .map_err(|e| Error::Sim(e.to_string()))?;
+/// Why an episode step failed: the world, or encoding and inference.
+#[derive(Debug)]
+enum EpisodeError {
+    World(WorldError),
+    Model(Error),
+}
+
+impl From<WorldError> for EpisodeError {
+    fn from(e: WorldError) -> Self {
+        Self::World(e)
+    }
+}
+
+impl From<Error> for EpisodeError {
+    fn from(e: Error) -> Self {
+        Self::Model(e)
+    }
+}
+
+impl From<EpisodeError> for Error {
+    fn from(e: EpisodeError) -> Self {
+        match e {
+            EpisodeError::World(e) => Error::Sim(e.to_string()),
+            EpisodeError::Model(e) => e,
+        }
+    }
+}
+
+/// An episode's side of the loop: the ego's command, its progress along
+/// the route, the result, and what the driver is told (progress and the
+/// obstacle ahead).
+struct EpisodeHooks {
+    ego: ActorId,
+    route: Path,
+    params: ExpertParams,
+    result: EpisodeResult,
+    /// Metres along the route, never decreasing.
+    s: f64,
+    /// The obstacle ahead on the route after the last step.
+    obstacle: Option<expert::Obstacle>,
+    recording: bool,
+    /// Control steps standing still.
+    standing: usize,
+}
+
+impl Hooks<InProcessWorld, VehicleControl> for EpisodeHooks {
+    type Route = EpisodeHooks;
+    type Error = EpisodeError;
+
+    fn commands(&mut self, control: &VehicleControl) -> Vec<(ActorId, VehicleControl)> {
+        vec![(self.ego, *control)]
+    }
+
+    async fn observe(
+        &mut self,
+        _world: &mut InProcessWorld,
+        snap: &InProcessSnapshot,
+    ) -> Result<Flow, EpisodeError> {
+        let snap = &snap.snapshot;
+        let result = &mut self.result;
         for e in &snap.events {
             match e.kind {
                 EventKind::Collision {
                     actor,
                     relative_speed,
                     ..
-                } if actor == ep.ego => {
+                } if actor == self.ego => {
                     if result.collisions == 0 {
                         result.collision_speed = relative_speed;
                     }
                     result.collisions += 1;
                 }
-                EventKind::OffRoad { actor } if actor == ep.ego => result.off_road += 1,
+                EventKind::OffRoad { actor } if actor == self.ego => result.off_road += 1,
                 _ => {}
             }
         }
-        result.steps = step + 1;
-        let me: &ActorState = snap
-            .actors
-            .iter()
-            .find(|a| a.id == ep.ego)
-            .ok_or_else(|| Error::Sim("the ego vanished".into()))?;
-        let pose = Pose2::new(me.pose.x, me.pose.y, me.pose.yaw);
-        let (s_now, lat) = ep
-            .route
-            .project_within([pose.x, pose.y], s_prev - 5.0, s_prev + 25.0);
-        let s = s_now.max(s_prev).min(ep.route.length());
-        s_prev = s;
-        result.progress = s;
+        result.steps += 1;
+        let me = ego_of(snap, self.ego)?;
+        let (s_now, lat) =
+            self.route
+                .project_within([me.pose.x, me.pose.y], self.s - 5.0, self.s + 25.0);
+        self.s = s_now.max(self.s).min(self.route.length());
+        result.progress = self.s;
         result.max_offset = result.max_offset.max(lat.abs());
-        if result.collisions > 0 || s >= ep.route.length() - 1.0 {
+        if result.collisions > 0 || self.s >= self.route.length() - 1.0 {
             result.completed = result.collisions == 0;
-            break;
+            return Ok(Flow::Stop);
         }
-
-        standing = if me.speed.abs() < 0.05 {
-            standing + 1
+        self.standing = if me.speed.abs() < 0.05 {
+            self.standing + 1
         } else {
             0
         };
-        if recording && standing > 30 {
-            break;
+        if self.recording && self.standing > 30 {
+            return Ok(Flow::Stop);
         }
-        let obstacle = expert::nearest_obstacle(&params, &ep.route, s, ep.ego, &snap.actors);
-        if me.speed.abs() < 0.1 && obstacle.is_none_or(|o| o.gap > 30.0) {
+        self.obstacle =
+            expert::nearest_obstacle(&self.params, &self.route, self.s, self.ego, &snap.actors);
+        if me.speed.abs() < 0.1 && self.obstacle.is_none_or(|o| o.gap > 30.0) {
             result.idle_s += 1.0 / CONTROL_HZ;
         }
-        let frame = ep
-            .world
-            .render(ep.camera)
-            .map_err(|e| Error::Sim(e.to_string()))?;
+        Ok(Flow::Continue)
+    }
+
+    fn route(&self) -> &EpisodeHooks {
+        self
+    }
+}
+
+fn ego_of(snap: &atlas_sim::Snapshot, ego: ActorId) -> Result<&ActorState, Error> {
+    snap.actors
+        .iter()
+        .find(|a| a.id == ego)
+        .ok_or_else(|| Error::Sim("the ego vanished".into()))
+}
+
+/// The episode's driver: the expert (recording demonstrations, with control
+/// perturbations) or the network, then the controller.
+struct EpisodeDriver<'a, 'd> {
+    cfg: &'a ModelConfig,
+    driver: &'a Driver<'d>,
+    params: ExpertParams,
+    controller: Controller,
+    /// The ego's past poses, newest first.
+    history: VecDeque<Pose2>,
+    perturbation: Option<Perturbation>,
+    rng: Rng,
+    noise: f64,
+    out: Option<&'a mut Vec<Demo>>,
+    episode_id: u32,
+    say_route: bool,
+    slow: bool,
+}
+
+impl DriverPort<InProcessSnapshot, EpisodeHooks> for EpisodeDriver<'_, '_> {
+    type Control = VehicleControl;
+    type Error = EpisodeError;
+
+    async fn drive(
+        &mut self,
+        snap: &InProcessSnapshot,
+        ep: &EpisodeHooks,
+    ) -> Result<Option<VehicleControl>, EpisodeError> {
+        let me = ego_of(&snap.snapshot, ep.ego)?;
+        let frame = snap
+            .frame
+            .as_ref()
+            .ok_or_else(|| Error::Sim("the step rendered no camera frame".into()))?;
+        let cfg = self.cfg;
+        let pose = Pose2::new(me.pose.x, me.pose.y, me.pose.yaw);
+        let s = ep.s;
         let route = route_points(&ep.route, s, &pose);
         let history_rel: Vec<Option<[f64; 3]>> = (0..cfg.history_len)
             .map(|k| {
-                history.get(k).map(|h| {
+                self.history.get(k).map(|h| {
                     let r = pose.relative(h);
                     [r.x, r.y, r.yaw]
                 })
@@ -514,33 +638,34 @@ pub fn run_episode(
             .collect();
         let (c, sn) = (me.pose.yaw.cos(), me.pose.yaw.sin());
         let accel = c * me.acceleration[0] + sn * me.acceleration[1];
+        let image = ImageView {
+            width: frame.image.width,
+            height: frame.image.height,
+            data: &frame.image.data,
+        };
 
-        let plan: Vec<[f64; 3]> = match driver {
+        let plan: Vec<[f64; 3]> = match self.driver {
             Driver::Expert { .. } => {
                 let plan = expert::plan(
-                    &params,
+                    &self.params,
                     &ep.route,
                     EgoState {
                         pose,
                         speed: me.speed,
                     },
                     s,
-                    obstacle,
+                    ep.obstacle,
                     cfg.horizon,
                 );
-                if let Some(out) = out.as_deref_mut() {
-                    let route_part = if ep.say_route {
+                if let Some(out) = self.out.as_deref_mut() {
+                    let route_part = if self.say_route {
                         route_instruction(&route)
                     } else {
                         ""
                     };
-                    let extra = if ep.slow { "drive slowly" } else { "" };
+                    let extra = if self.slow { "drive slowly" } else { "" };
                     let input = DriveInput {
-                        image: ImageView {
-                            width: frame.image.width,
-                            height: frame.image.height,
-                            data: &frame.image.data,
-                        },
+                        image,
                         speed: me.speed,
                         accel,
                         yaw_rate: me.yaw_rate,
@@ -554,19 +679,15 @@ pub fn run_episode(
                             .iter()
                             .map(|p| [p[0] as f32, p[1] as f32, p[2] as f32])
                             .collect(),
-                        episode: episode_id,
-                        obstacle_gap: obstacle.map_or(f32::INFINITY, |o| o.gap as f32),
+                        episode: self.episode_id,
+                        obstacle_gap: ep.obstacle.map_or(f32::INFINITY, |o| o.gap as f32),
                     });
                 }
                 plan
             }
             Driver::Model { model, instruction } => {
                 let input = DriveInput {
-                    image: ImageView {
-                        width: frame.image.width,
-                        height: frame.image.height,
-                        data: &frame.image.data,
-                    },
+                    image,
                     speed: me.speed,
                     accel,
                     yaw_rate: me.yaw_rate,
@@ -583,49 +704,58 @@ pub fn run_episode(
             }
         };
 
-        control = controller.control(me.speed, &plan);
-        if noise > 0.0 {
-            if perturbation.is_none() && chance(&mut rng, 0.06 * noise) {
-                let kind = rng.below(3);
-                perturbation = Some(Perturbation {
-                    steps_left: 3 + rng.below(10) as u32,
-                    steer: if kind == 0 {
-                        uniform(&mut rng, -0.3, 0.3)
-                    } else {
-                        0.0
-                    },
-                    throttle: if kind == 1 {
-                        uniform(&mut rng, 0.2, 0.6)
-                    } else {
-                        0.0
-                    },
-                    brake: if kind == 2 {
-                        uniform(&mut rng, 0.2, 0.5)
-                    } else {
-                        0.0
-                    },
-                });
+        let mut control = self.controller.control(me.speed, &plan);
+        if self.noise > 0.0 {
+            self.perturb(&mut control);
+        }
+        self.history.push_front(pose);
+        self.history.truncate(cfg.history_len.max(1));
+        Ok(Some(control))
+    }
+}
+
+impl EpisodeDriver<'_, '_> {
+    /// Now and then a steering, throttle or brake disturbance of a few
+    /// tenths of a second on top of the expert's control.
+    fn perturb(&mut self, control: &mut VehicleControl) {
+        let (rng, noise) = (&mut self.rng, self.noise);
+        if self.perturbation.is_none() && chance(rng, 0.06 * noise) {
+            let kind = rng.below(3);
+            self.perturbation = Some(Perturbation {
+                steps_left: 3 + rng.below(10) as u32,
+                steer: if kind == 0 {
+                    uniform(rng, -0.3, 0.3)
+                } else {
+                    0.0
+                },
+                throttle: if kind == 1 {
+                    uniform(rng, 0.2, 0.6)
+                } else {
+                    0.0
+                },
+                brake: if kind == 2 {
+                    uniform(rng, 0.2, 0.5)
+                } else {
+                    0.0
+                },
+            });
+        }
+        if let Some(p) = self.perturbation.as_mut() {
+            control.steer = (control.steer + p.steer).clamp(-1.0, 1.0);
+            if p.throttle > 0.0 {
+                control.throttle = (control.throttle + p.throttle).min(1.0);
+                control.brake = 0.0;
             }
-            if let Some(p) = perturbation.as_mut() {
-                control.steer = (control.steer + p.steer).clamp(-1.0, 1.0);
-                if p.throttle > 0.0 {
-                    control.throttle = (control.throttle + p.throttle).min(1.0);
-                    control.brake = 0.0;
-                }
-                if p.brake > 0.0 {
-                    control.brake = (control.brake + p.brake).min(1.0);
-                    control.throttle = 0.0;
-                }
-                p.steps_left -= 1;
-                if p.steps_left == 0 {
-                    perturbation = None;
-                }
+            if p.brake > 0.0 {
+                control.brake = (control.brake + p.brake).min(1.0);
+                control.throttle = 0.0;
+            }
+            p.steps_left -= 1;
+            if p.steps_left == 0 {
+                self.perturbation = None;
             }
         }
-        history.push_front(pose);
-        history.truncate(cfg.history_len.max(1));
     }
-    Ok(result)
 }
 
 /// Episode settings for episode `i` of a run seeded `seed`.

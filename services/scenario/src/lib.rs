@@ -9,15 +9,14 @@
 //!
 //! - [`scenario`]: the native scenario file format.
 //! - [`geometry`]: planar poses, wire quaternions, route polylines.
-//! - [`controller`]: pure pursuit and speed PID.
 //! - [`criteria`]: Leaderboard criteria and scoring.
 //! - [`routes`]: CARLA Leaderboard route files.
 //! - [`trace`]: recording a run for artifacts.
-//! - [`runner`]: one closed-loop run.
+//! - [`runner`]: a native scenario or Leaderboard route run on the closed
+//!   loop of [`atlas_loop`].
 //! - [`storyboard`]: OpenSCENARIO runs (the storyboard played each step).
 //! - [`service`]: the gRPC service, its configuration and [`serve`].
 
-pub mod controller;
 pub mod criteria;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -5,113 +5,20 @@
 
 use std::time::{Duration, Instant};
 
+use atlas_loop::{
+    BridgeWorld, ClosedLoop, Control, EgodriverPolicy, End, Flow, Hooks, RouteView, ego_command,
+    ego_state,
+};
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
-use atlas_proto::{common, egodriver, sensorsim};
 use tokio::sync::mpsc;
 use tonic::Status;
-use tonic::codegen::InterceptedService;
-use tonic::transport::Channel;
 
-use crate::controller::{Control, Controller, ControllerConfig, Plan};
 use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
-use crate::geometry::{Polyline, Pose2, PoseWire, optical_mount};
+use crate::geometry::{Polyline, Pose2};
 use crate::scenario::{self, Placement, Scenario};
 
-pub type SimClient = sim::simulator_client::SimulatorClient<
-    InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>,
->;
-pub type DriverClient = egodriver::egodriver_service_client::EgodriverServiceClient<
-    InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>,
->;
-
-/// The camera the runtime declares to the policy and renders on the bridge.
-pub mod camera {
-    pub const LOGICAL_ID: &str = "camera_front";
-    pub const WIDTH: u32 = 320;
-    pub const HEIGHT: u32 = 180;
-    pub const HFOV_DEG: f64 = 90.0;
-    /// Mount in the rig (rear-axle centre): forward, left, up, metres.
-    pub const MOUNT: (f64, f64, f64) = (1.5, 0.0, 1.6);
-    pub const JPEG_QUALITY: u32 = 90;
-
-    /// Focal length in pixels for the horizontal field of view.
-    pub fn focal() -> f64 {
-        WIDTH as f64 / (2.0 * (HFOV_DEG.to_radians() / 2.0).tan())
-    }
-
-    /// The camera as the simulator takes it: intrinsics, and the mount in
-    /// the rig, level and looking ahead.
-    pub fn spec() -> atlas_sim::CameraSpec {
-        let (x, y, z) = MOUNT;
-        atlas_sim::CameraSpec {
-            width: WIDTH,
-            height: HEIGHT,
-            fov_deg: HFOV_DEG,
-            fx: focal(),
-            fy: focal(),
-            cx: WIDTH as f64 / 2.0,
-            cy: HEIGHT as f64 / 2.0,
-            mount: atlas_sim::Pose {
-                x,
-                y,
-                z,
-                ..atlas_sim::Pose::default()
-            },
-        }
-    }
-}
-
-/// Attaches the runtime's camera ([`camera::spec`], JPEG at
-/// [`camera::JPEG_QUALITY`]) to actor `actor_id` of world `world_id` on the
-/// bridge, named [`camera::LOGICAL_ID`].
-pub async fn attach_camera<T>(
-    simc: &mut sim::simulator_client::SimulatorClient<T>,
-    world_id: &str,
-    actor_id: u64,
-) -> Result<(), RunError>
-where
-    T: tonic::client::GrpcService<tonic::body::Body>,
-    T::Error: Into<tonic::codegen::StdError>,
-    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-{
-    let c = camera::spec();
-    let m = c.mount;
-    simc.attach_sensor(sim::AttachSensorRequest {
-        world_id: world_id.into(),
-        actor_id,
-        name: camera::LOGICAL_ID.into(),
-        spec: Some(sim::attach_sensor_request::Spec::Camera(sim::CameraSpec {
-            width: c.width,
-            height: c.height,
-            fov_deg: c.fov_deg,
-            fx: c.fx,
-            fy: c.fy,
-            cx: c.cx,
-            cy: c.cy,
-            mount: Some(sim::Pose {
-                position: Some(sim::Vec3 {
-                    x: m.x,
-                    y: m.y,
-                    z: m.z,
-                }),
-                yaw: m.yaw,
-                pitch: m.pitch,
-                roll: m.roll,
-            }),
-            encoding: sim::ImageEncoding::Jpeg as i32,
-            jpeg_quality: camera::JPEG_QUALITY,
-        })),
-    })
-    .await
-    .map_err(upstream("bridge AttachSensor"))?;
-    Ok(())
-}
-
-/// The route is sent as 20 points about 4.21 m apart (80 m look-ahead), as AlpaSim does.
-const ROUTE_POINTS: usize = 20;
-const ROUTE_SPACING: f64 = 80.0 / 19.0;
+pub use atlas_loop::{DriverClient, SimClient, camera};
 
 /// Why a run could not be carried out (as opposed to a scored failure).
 #[derive(Debug, thiserror::Error)]
@@ -139,9 +46,13 @@ impl From<RunError> for Status {
     }
 }
 
-pub(crate) fn upstream(context: impl Into<String>) -> impl FnOnce(Status) -> RunError {
-    let context = context.into();
-    move |status| RunError::Upstream { context, status }
+impl From<atlas_loop::Error> for RunError {
+    fn from(e: atlas_loop::Error) -> Self {
+        match e {
+            atlas_loop::Error::Upstream { context, status } => Self::Upstream { context, status },
+            atlas_loop::Error::Invalid(m) => Self::Invalid(m),
+        }
+    }
 }
 
 /// Rates and overrides of one run.
@@ -237,8 +148,8 @@ pub async fn run(
     sc: &Scenario,
     map: MapSource,
     settings: &RunSettings,
-    mut simc: SimClient,
-    mut driver: DriverClient,
+    simc: SimClient,
+    driver: DriverClient,
     events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
 ) -> Result<RunOutput, RunError> {
     let seed = settings.seed.unwrap_or(sc.seed);
@@ -246,84 +157,28 @@ pub async fn run(
         MapSource::Name(n) => sim::create_world_request::Map::MapName(n),
         MapSource::Xml(x) => sim::create_world_request::Map::OpendriveXml(x),
     };
-    let created = create_world(&mut simc, map, settings, seed, &sc.name, &sc.file).await?;
+    let mut world =
+        BridgeWorld::create(simc, map, 1.0 / settings.sim_hz, seed, &sc.name, &sc.file).await?;
     let session_uuid = uuid::Uuid::new_v4().to_string();
-
-    let result = run_in_world(
-        sc,
-        &created,
-        &session_uuid,
-        seed,
-        settings,
-        &mut simc,
-        &mut driver,
-        events,
-    )
-    .await;
-
-    release(
-        &mut simc,
-        Some(&mut driver),
-        &session_uuid,
-        &created.world_id,
-    )
-    .await;
+    let mut policy = EgodriverPolicy::new(driver, &session_uuid, settings.control_dt());
+    let result = run_in_world(sc, seed, settings, &mut world, &mut policy, events).await;
+    release(world, Some(&mut policy)).await;
     result
 }
 
-/// Creates the world of a run (`label`, from scenario file `file`) on the
-/// bridge at the run's simulation rate.
-pub(crate) async fn create_world(
-    simc: &mut SimClient,
-    map: sim::create_world_request::Map,
-    settings: &RunSettings,
-    seed: u64,
-    label: &str,
-    file: &str,
-) -> Result<sim::CreateWorldResponse, RunError> {
-    Ok(simc
-        .create_world(sim::CreateWorldRequest {
-            map: Some(map),
-            fixed_delta_s: 1.0 / settings.sim_hz,
-            seed,
-            label: label.into(),
-        })
-        .await
-        .map_err(upstream(format!("bridge CreateWorld for {file}")))?
-        .into_inner())
-}
-
 /// Releases what a run held, whatever happened to it: the policy session
-/// (when one was opened on `driver`) and the world. Failures are logged.
-pub(crate) async fn release(
-    simc: &mut SimClient,
-    driver: Option<&mut DriverClient>,
-    session_uuid: &str,
-    world_id: &str,
-) {
-    if let Some(driver) = driver
-        && let Err(e) = driver
-            .close_session(egodriver::DriveSessionCloseRequest {
-                session_uuid: session_uuid.into(),
-            })
-            .await
-    {
-        tracing::warn!(error = %e, "close_session failed");
+/// (when one was opened) and the world. Failures are logged.
+pub(crate) async fn release(world: BridgeWorld, policy: Option<&mut EgodriverPolicy>) {
+    if let Some(p) = policy {
+        p.close().await;
     }
-    if let Err(e) = simc
-        .destroy_world(sim::DestroyWorldRequest {
-            world_id: world_id.into(),
-        })
-        .await
-    {
-        tracing::warn!(error = %e, world = %world_id, "DestroyWorld failed");
-    }
+    world.destroy().await;
 }
 
 async fn resolve(
-    simc: &mut SimClient,
-    world_id: &str,
+    world: &mut BridgeWorld,
     p: &Placement,
+    what: impl Fn() -> String,
 ) -> Result<(f64, f64, f64), RunError> {
     match p {
         Placement::World { x, y, yaw } => Ok((*x, *y, *yaw)),
@@ -333,18 +188,12 @@ async fn resolve(
             s,
             offset,
         } => {
-            let pose = simc
-                .lane_pose(sim::LanePoseRequest {
-                    world_id: world_id.into(),
-                    lane_position: Some(lane_position(road, *lane, *s, *offset)),
-                })
-                .await
-                .map_err(upstream(format!(
-                    "lane position road {road} lane {lane} s {s}"
-                )))?
-                .into_inner()
-                .pose
-                .unwrap_or_default();
+            let pose = world
+                .lane_pose(
+                    lane_position(road, *lane, *s, *offset),
+                    format!("{} (lane position road {road} lane {lane} s {s})", what()),
+                )
+                .await?;
             let pos = pose.position.unwrap_or_default();
             Ok((pos.x, pos.y, pose.yaw))
         }
@@ -383,44 +232,38 @@ fn placement(p: &Placement) -> sim::spawn_actor_request::Placement {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_in_world(
-    sc: &Scenario,
-    created: &sim::CreateWorldResponse,
-    session_uuid: &str,
-    seed: u64,
-    settings: &RunSettings,
-    simc: &mut SimClient,
-    driver: &mut DriverClient,
-    events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
-) -> Result<RunOutput, RunError> {
-    let wall_start = Instant::now();
-    let world_id = created.world_id.as_str();
-    let map_name = created
-        .map
-        .as_ref()
-        .map(|m| m.name.clone())
-        .unwrap_or_default();
+/// What a native scenario or Leaderboard route sets up in its world: the
+/// ego, its planned route, the other actors, background traffic, the camera.
+pub struct Setup {
+    pub ego_id: u64,
+    pub route: Polyline,
+}
 
-    // Ego, route, other actors, camera.
-    let ego = simc
-        .spawn_actor(sim::SpawnActorRequest {
-            world_id: world_id.into(),
-            kind: sim::ActorKind::Vehicle as i32,
-            role: "ego".into(),
-            name: "ego".into(),
-            placement: Some(placement(&sc.ego.start)),
-            speed: sc.ego.speed,
-            dimensions: None,
-            behavior: Some(sim::Behavior {
-                kind: Some(sim::behavior::Kind::External(sim::behavior::External {})),
-            }),
-        })
-        .await
-        .map_err(upstream(format!("{}: `ego.start`", sc.file)))?
-        .into_inner();
-    let ego_pose = ego.pose.unwrap_or_default();
-    let ego_pos = ego_pose.position.unwrap_or_default();
+/// Sets up `sc` in `world` (see [`Setup`]).
+pub async fn set_up(
+    sc: &Scenario,
+    seed: u64,
+    traffic: Option<(u32, u32)>,
+    world: &mut BridgeWorld,
+) -> Result<Setup, RunError> {
+    let ego = world
+        .spawn(
+            sim::SpawnActorRequest {
+                kind: sim::ActorKind::Vehicle as i32,
+                role: "ego".into(),
+                name: "ego".into(),
+                placement: Some(placement(&sc.ego.start)),
+                speed: sc.ego.speed,
+                dimensions: None,
+                behavior: Some(sim::Behavior {
+                    kind: Some(sim::behavior::Kind::External(sim::behavior::External {})),
+                }),
+                ..Default::default()
+            },
+            format!("{}: `ego.start`", sc.file),
+        )
+        .await?;
+    let ego_pos = ego.pose.unwrap_or_default().position.unwrap_or_default();
 
     let mut route_positions = vec![sim::Vec3 {
         x: ego_pos.x,
@@ -428,25 +271,18 @@ async fn run_in_world(
         z: 0.0,
     }];
     for (i, w) in sc.route.waypoints.iter().enumerate() {
-        let (x, y, _) = resolve(simc, world_id, w).await.map_err(|e| match e {
-            RunError::Upstream { context, status } => RunError::Upstream {
-                context: format!("{}: `route.waypoints[{i}]` ({context})", sc.file),
-                status,
-            },
-            other => other,
-        })?;
+        let (x, y, _) =
+            resolve(world, w, || format!("{}: `route.waypoints[{i}]`", sc.file)).await?;
         route_positions.push(sim::Vec3 { x, y, z: 0.0 });
     }
-    let planned = simc
-        .plan_route(sim::PlanRouteRequest {
-            world_id: world_id.into(),
-            waypoints: route_positions,
-            spacing: 1.0,
-        })
-        .await
-        .map_err(upstream(format!("{}: planning `route`", sc.file)))?
-        .into_inner();
-    let route = Polyline::new(planned.points.iter().map(|p| (p.x, p.y))).ok_or_else(|| {
+    let planned = world
+        .plan_route(
+            route_positions,
+            1.0,
+            format!("{}: planning `route`", sc.file),
+        )
+        .await?;
+    let route = Polyline::new(planned.iter().map(|p| (p.x, p.y))).ok_or_else(|| {
         RunError::Invalid(format!(
             "{}: `route`: the planned route has no length",
             sc.file
@@ -467,49 +303,69 @@ async fn run_in_world(
                 })
             }
         };
-        simc.spawn_actor(sim::SpawnActorRequest {
-            world_id: world_id.into(),
-            kind: kind as i32,
-            role: "npc".into(),
-            name: a.name.clone(),
-            placement: Some(placement(&a.start)),
-            speed: a.speed,
-            dimensions: None,
-            behavior: Some(sim::Behavior {
-                kind: Some(behavior),
-            }),
-        })
-        .await
-        .map_err(upstream(format!("{}: `actors[{i}]` ({})", sc.file, a.name)))?;
+        world
+            .spawn(
+                sim::SpawnActorRequest {
+                    kind: kind as i32,
+                    role: "npc".into(),
+                    name: a.name.clone(),
+                    placement: Some(placement(&a.start)),
+                    speed: a.speed,
+                    dimensions: None,
+                    behavior: Some(sim::Behavior {
+                        kind: Some(behavior),
+                    }),
+                    ..Default::default()
+                },
+                format!("{}: `actors[{i}]` ({})", sc.file, a.name),
+            )
+            .await?;
     }
 
-    if let Some((vehicles, pedestrians)) = settings.traffic
+    if let Some((vehicles, pedestrians)) = traffic
         && vehicles + pedestrians > 0
     {
-        simc.spawn_traffic(sim::SpawnTrafficRequest {
-            world_id: world_id.into(),
-            vehicles,
-            pedestrians,
-            seed,
-        })
-        .await
-        .map_err(upstream(format!(
-            "{}: background traffic ({vehicles} vehicles, {pedestrians} pedestrians)",
-            sc.file
-        )))?;
+        world
+            .spawn_traffic(
+                vehicles,
+                pedestrians,
+                seed,
+                format!(
+                    "{}: background traffic ({vehicles} vehicles, {pedestrians} pedestrians)",
+                    sc.file
+                ),
+            )
+            .await?;
     }
 
-    attach_camera(simc, world_id, ego.actor_id).await?;
+    world.attach_camera(ego.actor_id).await?;
+    Ok(Setup {
+        ego_id: ego.actor_id,
+        route,
+    })
+}
 
-    open_session(driver, session_uuid, seed, &sc.name).await?;
+async fn run_in_world(
+    sc: &Scenario,
+    seed: u64,
+    settings: &RunSettings,
+    world: &mut BridgeWorld,
+    policy: &mut EgodriverPolicy,
+    events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
+) -> Result<RunOutput, RunError> {
+    let wall_start = Instant::now();
+    let map_name = world.map_name();
+    let Setup { ego_id, route } = set_up(sc, seed, settings.traffic, world).await?;
+    policy.set_ego(ego_id);
+    policy.open(seed, Some(&sc.name)).await?;
 
     send_started(
         events,
         &sc.name,
         &map_name,
         route.length(),
-        world_id,
-        session_uuid,
+        world.id(),
+        policy.session_uuid(),
     )
     .await;
 
@@ -522,34 +378,19 @@ async fn run_in_world(
     };
     let recorder = settings
         .record_trace
-        .then(|| crate::trace::Recorder::new(&map_name, ego.actor_id, route.points()));
+        .then(|| crate::trace::Recorder::new(&map_name, ego_id, route.points()));
     let evaluator = Evaluator::new(route, limits);
-    let mut scorer = Scorer::new(evaluator, recorder, events, settings, wall_start);
-    let mut policy = Policy::new(driver, session_uuid, settings.control_dt());
-    let steps_per_control = settings.steps_per_control();
-    let mut control = Control::hold();
-
-    loop {
-        if events.is_closed() {
-            return Err(RunError::Cancelled);
-        }
-        let t0 = Instant::now();
-        let commands = vec![ego_command(ego.actor_id, &control)];
-        let snap = step_world(simc, world_id, steps_per_control, commands, true).await?;
-        let (me, here) = ego_state(&snap, ego.actor_id)?;
-        scorer.observe(&snap, ego.actor_id, me, &here).await;
-        let done = scorer.evaluator.done();
-        scorer.progress(&snap, me, &here, done).await;
-        if done {
-            break;
-        }
-        match policy.step(&snap, me, &here, &mut scorer.evaluator).await? {
-            Some(c) => control = c,
-            None => break,
-        }
-        scorer.step_took(t0.elapsed());
+    let mut hooks = Scored {
+        scorer: Scorer::new(evaluator, recorder, events, settings, wall_start),
+        ego_id,
+    };
+    let end = ClosedLoop::new(settings.steps_per_control())
+        .run(world, policy, &mut hooks, Control::hold())
+        .await?;
+    if end == End::Cancelled {
+        return Err(RunError::Cancelled);
     }
-
+    let mut scorer = hooks.scorer;
     scorer.finish().await;
     let outcome = scorer.evaluator.outcome();
     let meta = pb::Meta {
@@ -561,6 +402,56 @@ async fn run_in_world(
         ..Default::default()
     };
     Ok(scorer.output(sc.name.clone(), seed, map_name, outcome, meta))
+}
+
+/// The hooks of a scored run with one policy-driven ego: the ego's command,
+/// and the criteria on every snapshot.
+struct Scored<'e> {
+    scorer: Scorer<'e>,
+    ego_id: u64,
+}
+
+impl Hooks<BridgeWorld, Control> for Scored<'_> {
+    type Route = Evaluator;
+    type Error = RunError;
+
+    fn cancelled(&self) -> bool {
+        self.scorer.events.is_closed()
+    }
+
+    fn commands(&mut self, control: &Control) -> Vec<sim::ActorCommand> {
+        vec![ego_command(self.ego_id, control)]
+    }
+
+    async fn observe(
+        &mut self,
+        _world: &mut BridgeWorld,
+        snap: &sim::Snapshot,
+    ) -> Result<Flow, RunError> {
+        self.scorer.score(snap, self.ego_id).await
+    }
+
+    fn route(&self) -> &Evaluator {
+        &self.scorer.evaluator
+    }
+
+    fn driver_ended(&mut self) {
+        self.scorer.evaluator.terminate();
+    }
+
+    fn step_done(&mut self, wall: Duration) {
+        self.scorer.step_took(wall);
+    }
+}
+
+impl RouteView for Evaluator {
+    fn route(&self) -> &Polyline {
+        Evaluator::route(self)
+    }
+
+    fn progress(&self) -> f64 {
+        Evaluator::progress(self)
+    }
 }
 
 pub(crate) fn event(kind: pb::run_event::Kind) -> Result<pb::RunEvent, Status> {
@@ -591,108 +482,12 @@ pub(crate) async fn send_started(
         .await;
 }
 
-/// The request that opens policy session `session_uuid`, declaring the
-/// runtime's camera; `scene` names the scenario for the policy's logs.
-pub fn session_request(
-    session_uuid: &str,
-    seed: u64,
-    scene: Option<&str>,
-) -> tonic::Request<egodriver::DriveSessionRequest> {
-    let mut start = tonic::Request::new(egodriver::DriveSessionRequest {
-        session_uuid: session_uuid.into(),
-        random_seed: seed,
-        debug_info: scene
-            .map(|s| egodriver::drive_session_request::DebugInfo { scene_id: s.into() }),
-        rollout_spec: Some(egodriver::drive_session_request::RolloutSpec {
-            vehicle: Some(
-                egodriver::drive_session_request::rollout_spec::VehicleDefinition {
-                    available_cameras: vec![declared_camera()],
-                },
-            ),
-        }),
-    });
-    start.metadata_mut().insert(
-        atlas_proto::CONTRACT_REVISION_HEADER,
-        tonic::metadata::MetadataValue::from_static(atlas_proto::CONTRACT_REVISION),
-    );
-    start
-}
-
-/// Checks the policy answers and opens session `session_uuid` on it.
-pub(crate) async fn open_session(
-    driver: &mut DriverClient,
-    session_uuid: &str,
-    seed: u64,
-    scene: &str,
-) -> Result<(), RunError> {
-    driver
-        .get_version(common::Empty {})
-        .await
-        .map_err(upstream("driver get_version"))?;
-    driver
-        .start_session(session_request(session_uuid, seed, Some(scene)))
-        .await
-        .map_err(upstream("driver start_session"))?;
-    Ok(())
-}
-
-/// The command that applies `control` to the ego `actor_id`.
-pub fn ego_command(actor_id: u64, control: &Control) -> sim::ActorCommand {
-    sim::ActorCommand {
-        actor_id,
-        control: Some(sim::VehicleControl {
-            throttle: control.throttle,
-            brake: control.brake,
-            steer: control.steer,
-        }),
-        state: None,
-    }
-}
-
-/// Advances world `world_id` by one control step (`steps` world steps)
-/// under `commands` and returns the snapshot after it.
-pub(crate) async fn step_world(
-    simc: &mut SimClient,
-    world_id: &str,
-    steps: u32,
-    commands: Vec<sim::ActorCommand>,
-    render: bool,
-) -> Result<sim::Snapshot, RunError> {
-    Ok(simc
-        .step(sim::StepRequest {
-            world_id: world_id.into(),
-            steps,
-            commands,
-            render,
-        })
-        .await
-        .map_err(upstream("bridge Step"))?
-        .into_inner()
-        .snapshot
-        .unwrap_or_default())
-}
-
-/// The ego's state in `snap` and its pose.
-pub(crate) fn ego_state(
-    snap: &sim::Snapshot,
-    ego_id: u64,
-) -> Result<(&sim::ActorState, Pose2), RunError> {
-    let me = snap
-        .actors
-        .iter()
-        .find(|a| a.actor_id == ego_id)
-        .ok_or_else(|| RunError::Invalid("the bridge lost the ego actor".into()))?;
-    let pose = me.pose.unwrap_or_default();
-    let pos = pose.position.unwrap_or_default();
-    Ok((me, Pose2::new(pos.x, pos.y, pos.z, pose.yaw)))
-}
-
 /// The scoring side of a run: the criteria, the trace, and the infraction
 /// and progress events streamed as the run goes.
 pub(crate) struct Scorer<'e> {
     pub evaluator: Evaluator,
     recorder: Option<crate::trace::Recorder>,
-    events: &'e Events,
+    pub events: &'e Events,
     progress_every: u64,
     /// Control steps scored so far.
     step: u64,
@@ -760,6 +555,17 @@ impl<'e> Scorer<'e> {
                 .send(event(pb::run_event::Kind::Infraction(inf)))
                 .await;
         }
+    }
+
+    /// Scores the ego `ego_id` in one control step's snapshot and streams
+    /// what it raised and the progress; [`Flow::Stop`] when the criteria
+    /// end the run.
+    pub async fn score(&mut self, snap: &sim::Snapshot, ego_id: u64) -> Result<Flow, RunError> {
+        let (me, here) = ego_state(snap, ego_id)?;
+        self.observe(snap, ego_id, me, &here).await;
+        let done = self.evaluator.done();
+        self.progress(snap, me, &here, done).await;
+        Ok(if done { Flow::Stop } else { Flow::Continue })
     }
 
     /// Streams the run's progress every `progress_every` steps, and on the
@@ -836,226 +642,6 @@ impl<'e> Scorer<'e> {
             trace: self.recorder.map(|r| r.finish()),
         }
     }
-}
-
-/// The policy's side of a run: its session, and the controller that turns
-/// its plans into the ego's control.
-pub(crate) struct Policy<'d> {
-    driver: &'d mut DriverClient,
-    session_uuid: &'d str,
-    controller: Controller,
-    control_dt: f64,
-}
-
-impl<'d> Policy<'d> {
-    pub fn new(driver: &'d mut DriverClient, session_uuid: &'d str, control_dt: f64) -> Self {
-        Self {
-            driver,
-            session_uuid,
-            controller: Controller::new(ControllerConfig::default()),
-            control_dt,
-        }
-    }
-
-    /// Submits the step's observations (image, egomotion, route), asks
-    /// `drive` for a plan and returns the control that follows it for the
-    /// next step; `None` when the policy ends the session (the run is then
-    /// terminated in `evaluator`).
-    pub async fn step(
-        &mut self,
-        snap: &sim::Snapshot,
-        me: &sim::ActorState,
-        here: &Pose2,
-        evaluator: &mut Evaluator,
-    ) -> Result<Option<Control>, RunError> {
-        let now_us = (snap.sim_time_s * 1e6).round() as u64;
-        let control_dt_us = (self.control_dt * 1e6).round() as u64;
-        submit_observations(
-            self.driver,
-            self.session_uuid,
-            now_us,
-            here,
-            me,
-            snap,
-            evaluator,
-        )
-        .await?;
-        let reply = self
-            .driver
-            .drive(egodriver::DriveRequest {
-                session_uuid: self.session_uuid.into(),
-                time_now_us: now_us,
-                time_query_us: now_us + control_dt_us,
-                renderer_data: Vec::new(),
-            })
-            .await
-            .map_err(upstream("driver drive"))?
-            .into_inner();
-        if reply.terminate_session {
-            evaluator.terminate();
-            return Ok(None);
-        }
-        let plan = to_plan(reply.trajectory.as_ref(), now_us);
-        Ok(Some(self.controller.control(
-            here,
-            me.speed,
-            &plan,
-            self.control_dt,
-        )))
-    }
-}
-
-/// The camera as the runtime declares it to the policy in its session.
-pub fn declared_camera() -> sensorsim::available_cameras_return::AvailableCamera {
-    let (mx, my, mz) = camera::MOUNT;
-    sensorsim::available_cameras_return::AvailableCamera {
-        intrinsics: Some(sensorsim::CameraSpec {
-            camera_param: Some(sensorsim::camera_spec::CameraParam::OpencvPinholeParam(
-                sensorsim::OpenCvPinholeCameraParam {
-                    principal_point_x: camera::WIDTH as f64 / 2.0,
-                    principal_point_y: camera::HEIGHT as f64 / 2.0,
-                    focal_length_x: camera::focal(),
-                    focal_length_y: camera::focal(),
-                    ..Default::default()
-                },
-            )),
-            logical_id: camera::LOGICAL_ID.into(),
-            resolution_h: camera::HEIGHT,
-            resolution_w: camera::WIDTH,
-            shutter_type: sensorsim::ShutterType::Global as i32,
-            ..Default::default()
-        }),
-        rig_to_camera: Some(optical_mount(mx, my, mz, 0.0)),
-        logical_id: camera::LOGICAL_ID.into(),
-    }
-}
-
-/// The ego's egomotion observation at `now_us`: its pose, and its dynamics
-/// resolved in the rig axes.
-pub fn egomotion(
-    session_uuid: &str,
-    now_us: u64,
-    here: &Pose2,
-    me: &sim::ActorState,
-) -> egodriver::RolloutEgoTrajectory {
-    let v = me.velocity.unwrap_or_default();
-    let a = me.acceleration.unwrap_or_default();
-    let (s, c) = here.yaw.sin_cos();
-    let rig = |x: f64, y: f64, z: f64| common::Vec3 {
-        x: (c * x + s * y) as f32,
-        y: (-s * x + c * y) as f32,
-        z: z as f32,
-    };
-    egodriver::RolloutEgoTrajectory {
-        session_uuid: session_uuid.into(),
-        trajectory: Some(common::Trajectory {
-            poses: vec![common::PoseAtTime {
-                pose: Some(here.to_wire()),
-                timestamp_us: now_us,
-            }],
-        }),
-        dynamic_states: vec![common::DynamicState {
-            angular_velocity: Some(common::Vec3 {
-                x: 0.0,
-                y: 0.0,
-                z: me.yaw_rate as f32,
-            }),
-            linear_velocity: Some(rig(v.x, v.y, v.z)),
-            linear_acceleration: Some(rig(a.x, a.y, a.z)),
-            angular_acceleration: Some(common::Vec3::default()),
-        }],
-    }
-}
-
-async fn submit_observations(
-    driver: &mut DriverClient,
-    session_uuid: &str,
-    now_us: u64,
-    here: &Pose2,
-    me: &sim::ActorState,
-    snap: &sim::Snapshot,
-    evaluator: &Evaluator,
-) -> Result<(), RunError> {
-    // Images of the step's camera frames.
-    let images = snap
-        .frames
-        .iter()
-        .filter(|f| f.actor_id == me.actor_id && f.name == camera::LOGICAL_ID)
-        .map(|f| egodriver::RolloutCameraImage {
-            session_uuid: session_uuid.into(),
-            camera_image: Some(egodriver::rollout_camera_image::CameraImage {
-                frame_start_us: now_us,
-                frame_end_us: now_us,
-                image_bytes: f.data.clone(),
-                logical_id: f.name.clone(),
-            }),
-        });
-
-    let ego = egomotion(session_uuid, now_us, here, me);
-
-    // Route: 20 points ahead along the route in the rig frame, NaN-padded.
-    let route = evaluator.route();
-    let s0 = evaluator.progress();
-    let waypoints = (0..ROUTE_POINTS)
-        .map(|k| {
-            let s = s0 + k as f64 * ROUTE_SPACING;
-            if s > route.length() + 1e-6 {
-                return common::Vec3 {
-                    x: f32::NAN,
-                    y: f32::NAN,
-                    z: f32::NAN,
-                };
-            }
-            let (wx, wy) = route.point_at(s);
-            let (lx, ly) = here.to_local(wx, wy);
-            common::Vec3 {
-                x: lx as f32,
-                y: ly as f32,
-                z: 0.0,
-            }
-        })
-        .collect();
-    let route_req = egodriver::RouteRequest {
-        session_uuid: session_uuid.into(),
-        route: Some(egodriver::Route {
-            waypoints,
-            timestamp_us: now_us,
-        }),
-    };
-
-    // All submits of a step complete before its drive; their order is free.
-    let mut d1 = driver.clone();
-    let mut d2 = driver.clone();
-    let image_calls = futures::future::try_join_all(images.map(|img| {
-        let mut d = driver.clone();
-        async move { d.submit_image_observation(img).await }
-    }));
-    let (imgs, ego_r, route_r) = tokio::join!(
-        image_calls,
-        d1.submit_egomotion_observation(ego),
-        d2.submit_route(route_req)
-    );
-    imgs.map_err(upstream("driver submit_image_observation"))?;
-    ego_r.map_err(upstream("driver submit_egomotion_observation"))?;
-    route_r.map_err(upstream("driver submit_route"))?;
-    Ok(())
-}
-
-/// The policy's trajectory as a plan: poses with their time after `now_us`, seconds.
-pub fn to_plan(traj: Option<&common::Trajectory>, now_us: u64) -> Plan {
-    let poses = traj
-        .map(|t| {
-            t.poses
-                .iter()
-                .filter_map(|p| {
-                    let pose = Pose2::from_wire(p.pose.as_ref()?)?;
-                    let dt = (p.timestamp_us as f64 - now_us as f64) / 1e6;
-                    Some((dt, pose))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Plan { poses }
 }
 
 pub(crate) fn timing(samples: &mut [Duration]) -> pb::Timing {

@@ -12,12 +12,13 @@ use atlas_proto::reason::{self, Reason};
 use atlas_proto::scenario as pb;
 use atlas_proto::scenario::scenario_runner_server::{ScenarioRunner, ScenarioRunnerServer};
 use atlas_rt::balance::{self, Balanced, Pinned};
-use atlas_rt::trace_context::TraceInterceptor;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
+
+use atlas_loop::{driver_client, sim_client};
 
 use crate::runner::{self, DriverClient, MapSource, RunSettings, SimClient};
 use crate::scenario::{self, MapRef};
@@ -139,21 +140,6 @@ impl Upstreams {
             _pins: [sim, drv],
         })
     }
-}
-
-fn sim_client(ch: Channel) -> SimClient {
-    atlas_proto::sim::simulator_client::SimulatorClient::with_interceptor(ch, TraceInterceptor)
-        .max_decoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES)
-}
-
-fn driver_client(ch: Channel) -> DriverClient {
-    atlas_proto::egodriver::egodriver_service_client::EgodriverServiceClient::with_interceptor(
-        ch,
-        TraceInterceptor,
-    )
-    .max_decoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES)
-    .max_encoding_message_size(atlas_rt::serve::MAX_MESSAGE_BYTES)
 }
 
 struct Runner {

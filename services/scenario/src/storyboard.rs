@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
@@ -22,12 +22,13 @@ use atlas_xosc::{Options, Player};
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use crate::controller::Control;
+use atlas_loop::{
+    BridgeWorld, ClosedLoop, Control, EgodriverPolicy, End, Flow, Hooks, ego_command, ego_state,
+};
+
 use crate::criteria::{Evaluator, Limits};
 use crate::geometry::Polyline;
-use crate::runner::{
-    self, DriverClient, Policy, RunError, RunOutput, RunSettings, Scorer, SimClient, upstream,
-};
+use crate::runner::{self, DriverClient, RunError, RunOutput, RunSettings, Scorer, SimClient};
 
 /// The `RunOptions.ego` value that runs every entity on the storyboard.
 pub const STORYBOARD: &str = "storyboard";
@@ -279,8 +280,7 @@ async fn sync_actors(
     ids: &mut HashMap<String, u64>,
     ego: Option<&str>,
     scored: Option<&str>,
-    simc: &mut SimClient,
-    world_id: &str,
+    world: &mut BridgeWorld,
     file: &str,
 ) -> Result<(), RunError> {
     for e in player.entities() {
@@ -297,31 +297,29 @@ async fn sync_actors(
                 } else {
                     "npc"
                 };
-                let r = simc
-                    .spawn_actor(sim::SpawnActorRequest {
-                        world_id: world_id.into(),
-                        kind: kind_of(e.kind) as i32,
-                        role: role.into(),
-                        name: e.name.clone(),
-                        placement: Some(sim::spawn_actor_request::Placement::Pose(pose(e))),
-                        speed: e.speed.clamp(0.0, 70.0),
-                        dimensions: Some(dimensions(e)),
-                        behavior: Some(sim::Behavior {
-                            kind: Some(behavior),
-                        }),
-                    })
-                    .await
-                    .map_err(upstream(format!("{file}: placing entity {}", e.name)))?
-                    .into_inner();
+                let r = world
+                    .spawn(
+                        sim::SpawnActorRequest {
+                            kind: kind_of(e.kind) as i32,
+                            role: role.into(),
+                            name: e.name.clone(),
+                            placement: Some(sim::spawn_actor_request::Placement::Pose(pose(e))),
+                            speed: e.speed.clamp(0.0, 70.0),
+                            dimensions: Some(dimensions(e)),
+                            behavior: Some(sim::Behavior {
+                                kind: Some(behavior),
+                            }),
+                            ..Default::default()
+                        },
+                        format!("{file}: placing entity {}", e.name),
+                    )
+                    .await?;
                 ids.insert(e.name.clone(), r.actor_id);
             }
             (false, Some(id)) => {
-                simc.destroy_actor(sim::DestroyActorRequest {
-                    world_id: world_id.into(),
-                    actor_id: id,
-                })
-                .await
-                .map_err(upstream(format!("{file}: deleting entity {}", e.name)))?;
+                world
+                    .destroy_actor(id, format!("{file}: deleting entity {}", e.name))
+                    .await?;
                 ids.remove(&e.name);
             }
             _ => {}
@@ -336,8 +334,8 @@ pub async fn run(
     x: XoscRun,
     options: &pb::RunOptions,
     settings: &RunSettings,
-    mut simc: SimClient,
-    mut driver: DriverClient,
+    simc: SimClient,
+    driver: DriverClient,
     events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
 ) -> Result<RunOutput, RunError> {
     let ego =
@@ -350,24 +348,29 @@ pub async fn run(
     })?;
     let seed = settings.seed.unwrap_or(0);
     let xml = sim::create_world_request::Map::OpendriveXml(x.map_xml.clone());
-    let created =
-        runner::create_world(&mut simc, xml, settings, seed, &x.name, &x.scenario.file).await?;
+    let mut world = BridgeWorld::create(
+        simc,
+        xml,
+        1.0 / settings.sim_hz,
+        seed,
+        &x.name,
+        &x.scenario.file,
+    )
+    .await?;
     let session_uuid = uuid::Uuid::new_v4().to_string();
+    let mut policy = EgodriverPolicy::new(driver, &session_uuid, settings.control_dt());
     let result = run_in_world(
         &x,
         Arc::new(map),
         ego.as_deref(),
-        &created,
-        &session_uuid,
         seed,
         settings,
-        &mut simc,
-        &mut driver,
+        &mut world,
+        &mut policy,
         events,
     )
     .await;
-    let driver = ego.is_some().then_some(&mut driver);
-    runner::release(&mut simc, driver, &session_uuid, &created.world_id).await;
+    runner::release(world, ego.is_some().then_some(&mut policy)).await;
     result
 }
 
@@ -376,25 +379,18 @@ async fn run_in_world(
     x: &XoscRun,
     map: Arc<atlas_sim::Map>,
     ego: Option<&str>,
-    created: &sim::CreateWorldResponse,
-    session_uuid: &str,
     seed: u64,
     settings: &RunSettings,
-    simc: &mut SimClient,
-    driver: &mut DriverClient,
+    world: &mut BridgeWorld,
+    policy: &mut EgodriverPolicy,
     events: &mpsc::Sender<Result<pb::RunEvent, Status>>,
 ) -> Result<RunOutput, RunError> {
     let wall_start = Instant::now();
     let file = x.scenario.file.clone();
-    let world_id = created.world_id.as_str();
     // The bridge names a map sent as XML generically; the record names it
     // as the maps dir knows it.
     let map_name = if x.map_name.is_empty() {
-        created
-            .map
-            .as_ref()
-            .map(|m| m.name.clone())
-            .unwrap_or_default()
+        world.map_name()
     } else {
         x.map_name.clone()
     };
@@ -423,7 +419,7 @@ async fn run_in_world(
     }
     player.update().map_err(play_err)?;
     let mut ids: HashMap<String, u64> = HashMap::new();
-    sync_actors(&player, &mut ids, ego, Some(&scored), simc, world_id, &file).await?;
+    sync_actors(&player, &mut ids, ego, Some(&scored), world, &file).await?;
     let ego_id = ids[&scored];
 
     // The route: assigned, or the lane ahead for the planned duration.
@@ -435,8 +431,9 @@ async fn run_in_world(
         .ok_or_else(|| RunError::Invalid(format!("{file}: the ego's route ahead has no length")))?;
 
     if ego.is_some() {
-        runner::attach_camera(simc, world_id, ego_id).await?;
-        runner::open_session(driver, session_uuid, seed, &x.name).await?;
+        world.attach_camera(ego_id).await?;
+        policy.set_ego(ego_id);
+        policy.open(seed, Some(&x.name)).await?;
     }
 
     runner::send_started(
@@ -444,8 +441,8 @@ async fn run_in_world(
         &x.name,
         &map_name,
         route.length(),
-        world_id,
-        session_uuid,
+        world.id(),
+        policy.session_uuid(),
     )
     .await;
 
@@ -455,81 +452,29 @@ async fn run_in_world(
         .record_trace
         .then(|| crate::trace::Recorder::new(&map_name, ego_id, route.points()));
     let evaluator = Evaluator::new(route, Limits::new(timeout_s, 180.0));
-    let mut scorer = Scorer::new(evaluator, recorder, events, settings, wall_start);
-    let mut policy = Policy::new(driver, session_uuid, settings.control_dt());
-    let steps_per_control = settings.steps_per_control();
-    let control_dt = settings.control_dt();
-    let mut control = Control::hold();
-    let mut ended_by_storyboard = false;
-
-    loop {
-        if events.is_closed() {
-            return Err(RunError::Cancelled);
-        }
-        let t0 = Instant::now();
-        let mut commands = Vec::new();
-        if ego.is_some() {
-            commands.push(runner::ego_command(ego_id, &control));
-        }
-        for e in player.entities() {
-            if !e.present || e.external {
-                continue;
-            }
-            if let Some(&id) = ids.get(&e.name) {
-                commands.push(sim::ActorCommand {
-                    actor_id: id,
-                    control: None,
-                    state: Some(sim::ScriptedState {
-                        pose: Some(pose(e)),
-                        speed: e.speed.clamp(0.0, 70.0),
-                        acceleration: e.accel.clamp(-50.0, 50.0),
-                    }),
-                });
-            }
-        }
-        let render = ego.is_some();
-        let snap = runner::step_world(simc, world_id, steps_per_control, commands, render).await?;
-
-        // The storyboard sees the world: collisions and the policy's ego.
-        let name_of: HashMap<u64, &str> = ids.iter().map(|(n, id)| (*id, n.as_str())).collect();
-        let mut touches = Vec::new();
-        for ev in &snap.events {
-            if let Some(sim::event::Kind::Collision(c)) = &ev.kind
-                && let (Some(a), Some(b)) =
-                    (name_of.get(&c.actor_id), name_of.get(&c.other_actor_id))
-            {
-                touches.push((a.to_string(), b.to_string()));
-            }
-        }
-        player.advance(control_dt).map_err(play_err)?;
-        for (a, b) in touches {
-            player.note_collision(&a, &b);
-        }
-        let (me, here) = runner::ego_state(&snap, ego_id)?;
-        if let Some(name) = ego {
-            let a = me.acceleration.unwrap_or_default();
-            let along = a.x * here.yaw.cos() + a.y * here.yaw.sin();
-            player.set_external(name, here.x, here.y, here.yaw, me.speed, along);
-        }
-        player.update().map_err(play_err)?;
-        sync_actors(&player, &mut ids, ego, Some(&scored), simc, world_id, &file).await?;
-
-        scorer.observe(&snap, ego_id, me, &here).await;
-        let over = player.finished() || scorer.evaluator.done();
-        scorer.progress(&snap, me, &here, over).await;
-        if over {
-            ended_by_storyboard = player.finished();
-            break;
-        }
-
-        if ego.is_some() {
-            match policy.step(&snap, me, &here, &mut scorer.evaluator).await? {
-                Some(c) => control = c,
-                None => break,
-            }
-        }
-        scorer.step_took(t0.elapsed());
+    let mut hooks = Storyboard {
+        scorer: Scorer::new(evaluator, recorder, events, settings, wall_start),
+        player,
+        ids,
+        ego,
+        scored: &scored,
+        ego_id,
+        file: &file,
+        control_dt: settings.control_dt(),
+        ended_by_storyboard: false,
+    };
+    let end = ClosedLoop::new(settings.steps_per_control())
+        .run(world, policy, &mut hooks, Control::hold())
+        .await?;
+    if end == End::Cancelled {
+        return Err(RunError::Cancelled);
     }
+    let Storyboard {
+        mut scorer,
+        player,
+        ended_by_storyboard,
+        ..
+    } = hooks;
 
     scorer.finish().await;
     let (scores, mut status) = scorer.evaluator.outcome();
@@ -561,4 +506,122 @@ async fn run_in_world(
         ..Default::default()
     };
     Ok(scorer.output(x.name.clone(), seed, map_name, (scores, status), meta))
+}
+
+/// The hooks of an OpenSCENARIO run: every entity the storyboard moves is a
+/// scripted actor placed before each step; the player sees the world after
+/// it (collisions, the policy's ego) and may add or remove entities.
+struct Storyboard<'a> {
+    scorer: Scorer<'a>,
+    player: Player,
+    ids: HashMap<String, u64>,
+    /// The entity the policy drives; `None` in storyboard mode.
+    ego: Option<&'a str>,
+    scored: &'a str,
+    ego_id: u64,
+    file: &'a str,
+    control_dt: f64,
+    ended_by_storyboard: bool,
+}
+
+impl Hooks<BridgeWorld, Control> for Storyboard<'_> {
+    type Route = Evaluator;
+    type Error = RunError;
+
+    fn cancelled(&self) -> bool {
+        self.scorer.events.is_closed()
+    }
+
+    fn commands(&mut self, control: &Control) -> Vec<sim::ActorCommand> {
+        let mut commands = Vec::new();
+        if self.ego.is_some() {
+            commands.push(ego_command(self.ego_id, control));
+        }
+        for e in self.player.entities() {
+            if !e.present || e.external {
+                continue;
+            }
+            if let Some(&id) = self.ids.get(&e.name) {
+                commands.push(sim::ActorCommand {
+                    actor_id: id,
+                    control: None,
+                    state: Some(sim::ScriptedState {
+                        pose: Some(pose(e)),
+                        speed: e.speed.clamp(0.0, 70.0),
+                        acceleration: e.accel.clamp(-50.0, 50.0),
+                    }),
+                });
+            }
+        }
+        commands
+    }
+
+    fn render(&self) -> bool {
+        self.ego.is_some()
+    }
+
+    async fn observe(
+        &mut self,
+        world: &mut BridgeWorld,
+        snap: &sim::Snapshot,
+    ) -> Result<Flow, RunError> {
+        // The storyboard sees the world: collisions and the policy's ego.
+        let name_of: HashMap<u64, &str> =
+            self.ids.iter().map(|(n, id)| (*id, n.as_str())).collect();
+        let mut touches = Vec::new();
+        for ev in &snap.events {
+            if let Some(sim::event::Kind::Collision(c)) = &ev.kind
+                && let (Some(a), Some(b)) =
+                    (name_of.get(&c.actor_id), name_of.get(&c.other_actor_id))
+            {
+                touches.push((a.to_string(), b.to_string()));
+            }
+        }
+        self.player.advance(self.control_dt).map_err(play_err)?;
+        for (a, b) in touches {
+            self.player.note_collision(&a, &b);
+        }
+        let (me, here) = ego_state(snap, self.ego_id)?;
+        if let Some(name) = self.ego {
+            let a = me.acceleration.unwrap_or_default();
+            let along = a.x * here.yaw.cos() + a.y * here.yaw.sin();
+            self.player
+                .set_external(name, here.x, here.y, here.yaw, me.speed, along);
+        }
+        self.player.update().map_err(play_err)?;
+        sync_actors(
+            &self.player,
+            &mut self.ids,
+            self.ego,
+            Some(self.scored),
+            world,
+            self.file,
+        )
+        .await?;
+
+        self.scorer.observe(snap, self.ego_id, me, &here).await;
+        let over = self.player.finished() || self.scorer.evaluator.done();
+        self.scorer.progress(snap, me, &here, over).await;
+        if over {
+            self.ended_by_storyboard = self.player.finished();
+            return Ok(Flow::Stop);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn drives(&self) -> bool {
+        self.ego.is_some()
+    }
+
+    fn route(&self) -> &Evaluator {
+        &self.scorer.evaluator
+    }
+
+    fn driver_ended(&mut self) {
+        self.scorer.evaluator.terminate();
+    }
+
+    fn step_done(&mut self, wall: Duration) {
+        self.scorer.step_took(wall);
+    }
 }

@@ -1,7 +1,7 @@
 //! Turns a planned trajectory into vehicle controls: pure pursuit for the
 //! steering, a PID on speed for throttle and brake.
 
-use crate::geometry::{Polyline, Pose2};
+use atlas_geometry::{Polyline, Pose2};
 
 /// Vehicle and tuning constants of the controller.
 #[derive(Clone, Debug)]
