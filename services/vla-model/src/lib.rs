@@ -42,9 +42,6 @@ pub mod session;
 pub mod warmup;
 pub mod wire;
 
-/// The model crate, for callers (the `atlas` CLI) that train or inspect
-/// the model the `model` policy serves.
-pub use atlas_model;
 pub use config::Config;
 pub use error::Error;
 pub use observation::Observation;

@@ -28,12 +28,14 @@ use atlas_sim::{
     Placement, Pose, SensorId, SensorSpec, Vec2, VehicleControl, World,
 };
 
+use atlas_geometry::Pose2;
+use atlas_model::{
+    DriveInput, DrivingModel, Features, ImageView, ModelConfig, compose_instruction,
+    route_instruction,
+};
+
 use crate::Error;
-use crate::config::ModelConfig;
 use crate::expert::{self, EgoState, ExpertParams, Path};
-use crate::features::{DriveInput, Features, ImageView, route_instruction};
-use crate::geometry::Pose2;
-use crate::model::DrivingModel;
 
 /// Simulation rate, Hz (the runtime's default).
 pub const SIM_HZ: f64 = 20.0;
@@ -395,20 +397,11 @@ fn route_points(route: &Path, s: f64, ego: &Pose2) -> Vec<[f64; 2]> {
                 [f64::NAN, f64::NAN]
             } else {
                 let p = route.point_at(sk);
-                ego.to_local(p[0], p[1])
+                let (x, y) = ego.to_local(p[0], p[1]);
+                [x, y]
             }
         })
         .collect()
-}
-
-/// The instruction the runtime-side policy builds: the route's instruction
-/// followed by any extra one.
-pub fn compose_instruction(route_part: &str, extra: &str) -> String {
-    match (route_part.is_empty(), extra.trim().is_empty()) {
-        (true, _) => extra.trim().to_string(),
-        (false, true) => route_part.to_string(),
-        (false, false) => format!("{route_part} and {}", extra.trim()),
-    }
 }
 
 /// Runs one episode; with the expert driving, demonstrations are appended
@@ -474,7 +467,7 @@ pub fn run_episode(
             .iter()
             .find(|a| a.id == ep.ego)
             .ok_or_else(|| Error::Sim("the ego vanished".into()))?;
-        let pose = Pose2::new(me.pose.x, me.pose.y, me.pose.yaw);
+        let pose = Pose2::planar(me.pose.x, me.pose.y, me.pose.yaw);
         let (s_now, lat) = ep
             .route
             .project_within([pose.x, pose.y], s_prev - 5.0, s_prev + 25.0);
@@ -575,7 +568,7 @@ pub fn run_episode(
                     route,
                 };
                 let f = Features::encode(model.config(), &input)?;
-                crate::infer::predict(model, &[&f])?
+                atlas_model::predict(model, &[&f])?
                     .remove(0)
                     .into_iter()
                     .map(|p| [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])])
@@ -719,10 +712,5 @@ mod tests {
         let standing = vec![[0.0, 0.0, 0.0]; 40];
         let u = Controller::default().control(0.0, &standing);
         assert_eq!(u.brake, 1.0);
-        assert_eq!(
-            compose_instruction("follow the lane", " drive slowly"),
-            "follow the lane and drive slowly"
-        );
-        assert_eq!(compose_instruction("", "stop"), "stop");
     }
 }
