@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use atlas::local::{LocalConfig, LocalStack};
 use atlas_proto::scenario as pb;
-use atlas_vla::atlas_model::train::{self, TrainArgs};
+use atlas_train::train::{self, TrainArgs};
 
 #[derive(clap::Args)]
 pub struct TrainCmd {

@@ -96,7 +96,7 @@ fn atlas_train_writes_a_model_and_drives_it_through_the_services() {
     // the pipeline (collect, train, save, preflight, closed loop over gRPC),
     // not the driving.
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = atlas_vla::atlas_model::ModelConfig::tiny();
+    let cfg = atlas_model::ModelConfig::tiny();
     let cfg_path = tmp.path().join("tiny.json");
     std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
     let out_dir = tmp.path().join("model");
@@ -144,8 +144,8 @@ fn atlas_train_writes_a_model_and_drives_it_through_the_services() {
     assert!(log.lines().count() >= 4, "{log}");
     // The evaluation table names the scenario with a status.
     assert!(stdout.contains("town01_straight_clear"), "{stdout}");
-    let device = atlas_vla::atlas_model::DeviceChoice::Cpu.open().unwrap();
-    let loaded = atlas_vla::atlas_model::load(&out_dir, &device).unwrap();
+    let device = atlas_model::DeviceChoice::Cpu.open().unwrap();
+    let loaded = atlas_model::load(&out_dir, &device).unwrap();
     assert_eq!(loaded.model.config(), &cfg);
 
     // A bad flag value is refused before anything runs.

@@ -31,7 +31,7 @@ if ! "$venv/bin/python" -c 'import torch, safetensors, numpy' 2>/dev/null; then
 fi
 
 if [ "${SKIP_FIXTURE:-0}" != 1 ]; then
-    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -p atlas-model --bin atlas-model)
+    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -p atlas-train --bin atlas-model)
     mkdir -p "$(dirname "$fixture")"
     (cd "$root" && RAYON_NUM_THREADS="$threads" "$target/release/atlas-model" export-fixture \
         --model-dir "$model_dir" --out "$fixture")

@@ -1,7 +1,8 @@
 //! `atlas-geometry`: the one geometry module of ATLAS — angles, planar
 //! poses in the rig conventions (x forward, y left, yaw counter-clockwise
-//! from +x, radians), the rotation of a frame given by its axes, and route
-//! polylines with arc length.
+//! from +x, radians), the rotation of a frame given by its axes, route
+//! polylines with arc length, and the curve a route follower merges back
+//! onto its route along.
 //!
 //! Every crate that turns headings, rig frames or routes into numbers uses
 //! these; wire conversions (`common::Pose`, quaternions on the egodriver
@@ -293,6 +294,26 @@ impl Polyline {
     }
 }
 
+/// Lateral offset from a path while merging onto it: a cubic Hermite curve
+/// over `length` metres from offset `d0` with slope `m0` (the tangent of the
+/// heading error) to zero offset and slope. Returns the offset and its
+/// derivative with respect to arc length at `ds` metres from the start;
+/// both are zero from `length` on. Route followers that replan every step
+/// from where they are continue one smooth manoeuvre this way.
+pub fn merge_offset(d0: f64, m0: f64, length: f64, ds: f64) -> (f64, f64) {
+    let u = ds / length;
+    if u >= 1.0 {
+        return (0.0, 0.0);
+    }
+    let u = u.max(0.0);
+    let (u2, u3) = (u * u, u * u * u);
+    let h00 = 2.0 * u3 - 3.0 * u2 + 1.0;
+    let h10 = u3 - 2.0 * u2 + u;
+    let dh00 = 6.0 * u2 - 6.0 * u;
+    let dh10 = 3.0 * u2 - 4.0 * u + 1.0;
+    (d0 * h00 + length * m0 * h10, d0 * dh00 / length + m0 * dh10)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +324,8 @@ mod tests {
         assert_eq!(wrap_angle(-PI), PI);
         assert!((wrap_angle(3.0 * PI) - PI).abs() < 1e-12);
         assert!((wrap_angle(-2.5 * PI) + 0.5 * PI).abs() < 1e-12);
+        assert_eq!(wrap_angle(0.5), 0.5);
+        assert!((wrap_angle(-2.0 * PI + 0.1) - 0.1).abs() < 1e-12);
         assert!((wrap_angle(41.0) - (41.0 - 7.0 * TAU)).abs() < 1e-12);
         for k in -2000..2000 {
             let w = wrap_angle(k as f64 * 0.01);
@@ -360,5 +383,22 @@ mod tests {
         assert!((pr.s - 14.0).abs() < 1e-12 && (pr.distance - 2.0).abs() < 1e-12);
         assert!((pl.heading_at(15.0) - std::f64::consts::FRAC_PI_2).abs() < 1e-12);
         assert!(Polyline::new([(1.0, 1.0), (1.0, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn merge_starts_at_the_offset_and_heading_and_ends_on_the_path() {
+        let (d, m) = merge_offset(1.5, -0.2, 10.0, 0.0);
+        assert!((d - 1.5).abs() < 1e-12 && (m + 0.2).abs() < 1e-12);
+        // Before the start it holds the start.
+        assert_eq!(merge_offset(1.5, -0.2, 10.0, -3.0), (d, m));
+        let (d, m) = merge_offset(1.5, -0.2, 10.0, 9.999_999);
+        assert!(d.abs() < 1e-6 && m.abs() < 1e-6, "{d} {m}");
+        assert_eq!(merge_offset(1.5, -0.2, 10.0, 10.0), (0.0, 0.0));
+        // The slope is the derivative of the offset.
+        let h = 1e-6;
+        let (a, _) = merge_offset(1.0, 0.3, 8.0, 3.0 - h);
+        let (b, _) = merge_offset(1.0, 0.3, 8.0, 3.0 + h);
+        let (_, slope) = merge_offset(1.0, 0.3, 8.0, 3.0);
+        assert!(((b - a) / (2.0 * h) - slope).abs() < 1e-6);
     }
 }

@@ -2,7 +2,7 @@
 //! batch 8 and 32, plus the input encoding of one runtime camera frame.
 //!
 //! Uses the shipped model directory when it is present (so the figures are
-//! those of the served weights) and a seeded random network of the default
+//! those of the served weights) and a random network of the default
 //! architecture otherwise; the cost is the same. Thread count follows
 //! `RAYON_NUM_THREADS`.
 //!
@@ -13,7 +13,6 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use atlas_model::collect::runtime_camera;
 use atlas_model::{DriveInput, DrivingModel, Features, ImageView, ModelConfig, predict};
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
@@ -26,16 +25,17 @@ fn model() -> DrivingModel {
     }
     let cfg = ModelConfig::default();
     let vm = VarMap::new();
-    let model = DrivingModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu))
-        .expect("the default configuration builds");
-    atlas_model::train::init_weights(&vm, 7).expect("init");
-    model
+    DrivingModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu))
+        .expect("the default configuration builds")
 }
+
+/// The scenario runtime's front camera: 320×180 (`atlas_train::collect::runtime_camera`).
+const FRAME_WIDTH: u32 = 320;
+const FRAME_HEIGHT: u32 = 180;
 
 /// A runtime-sized frame with some structure (a road-like gradient).
 fn frame() -> Vec<u8> {
-    let cam = runtime_camera();
-    let (w, h) = (cam.width as usize, cam.height as usize);
+    let (w, h) = (FRAME_WIDTH as usize, FRAME_HEIGHT as usize);
     let mut data = vec![0u8; w * h * 3];
     for y in 0..h {
         for x in 0..w {
@@ -52,11 +52,10 @@ fn frame() -> Vec<u8> {
 }
 
 fn input(data: &[u8], speed: f64) -> DriveInput<'_> {
-    let cam = runtime_camera();
     DriveInput {
         image: ImageView {
-            width: cam.width,
-            height: cam.height,
+            width: FRAME_WIDTH,
+            height: FRAME_HEIGHT,
             data,
         },
         speed,

@@ -1,7 +1,6 @@
 //! The crate's error type.
 
-/// Everything that can go wrong building, loading, running or training the
-/// model.
+/// Everything that can go wrong building, loading or running the model.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A bad `config.json` or setting; the message names the field.
@@ -16,9 +15,6 @@ pub enum Error {
     /// The requested device is not available in this build or machine.
     #[error("device: {0}")]
     Device(String),
-    /// Demonstration collection failed in the simulator.
-    #[error("simulator: {0}")]
-    Sim(String),
     #[error("tensor: {0}")]
     Tensor(#[from] candle_core::Error),
     #[error("{path}: {source}")]

@@ -10,6 +10,7 @@
 //! are stored as [`Features`] (the image as bytes), so training and serving
 //! share every conversion.
 
+use atlas_geometry::wrap_angle;
 use candle_core::{DType, Device, Tensor};
 
 use crate::Error;
@@ -81,7 +82,7 @@ impl Features {
                 Some([x, y, yaw]) if x.is_finite() && y.is_finite() && yaw.is_finite() => {
                     ego.push((x / HISTORY_SCALE).clamp(-10.0, 10.0) as f32);
                     ego.push((y / HISTORY_SCALE).clamp(-10.0, 10.0) as f32);
-                    ego.push(crate::geometry::wrap_angle(yaw) as f32);
+                    ego.push(wrap_angle(yaw) as f32);
                     ego.push(1.0);
                 }
                 _ => ego.extend([0.0; 4]),
@@ -217,7 +218,7 @@ pub fn route_instruction(route: &[[f64; 2]]) -> &'static str {
         }
         let h = dy.atan2(dx);
         if let Some(prev) = heading {
-            turned += crate::geometry::wrap_angle(h - prev);
+            turned += wrap_angle(h - prev);
             if turned.abs() > peak.abs() {
                 peak = turned;
             }
@@ -234,6 +235,16 @@ pub fn route_instruction(route: &[[f64; 2]]) -> &'static str {
         "turn right at the next junction"
     } else {
         "follow the lane"
+    }
+}
+
+/// The instruction a policy gives the model (in training and serving alike): the route's instruction
+/// followed by any extra one.
+pub fn compose_instruction(route_part: &str, extra: &str) -> String {
+    match (route_part.is_empty(), extra.trim().is_empty()) {
+        (true, _) => extra.trim().to_string(),
+        (false, true) => route_part.to_string(),
+        (false, false) => format!("{route_part} and {}", extra.trim()),
     }
 }
 
@@ -413,6 +424,15 @@ mod tests {
         let right: Vec<[f64; 2]> = left.iter().map(|p| [p[0], -p[1]]).collect();
         assert_eq!(route_instruction(&right), "turn right at the next junction");
         assert_eq!(route_instruction(&[]), "follow the lane");
+    }
+
+    #[test]
+    fn instructions_compose_route_part_and_extra() {
+        assert_eq!(
+            compose_instruction("follow the lane", " drive slowly"),
+            "follow the lane and drive slowly"
+        );
+        assert_eq!(compose_instruction("", "stop"), "stop");
     }
 
     #[test]

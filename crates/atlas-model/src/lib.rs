@@ -1,6 +1,7 @@
 //! `atlas-model`: the ATLAS driving model — a small vision-language-action
-//! network written with candle, the privileged expert that demonstrates
-//! driving in the built-in simulator, and behaviour-cloning training.
+//! network written with candle, its inputs, inference and weight files:
+//! what serving the model needs, and no more (the expert, demonstration
+//! collection and training, which need the simulator, are `atlas-train`'s).
 //!
 //! The network sees the front camera, the ego's recent motion, the route
 //! ahead and an optional instruction ("turn left at the next junction",
@@ -17,27 +18,21 @@
 //! - [`infer`]: [`predict`], one forward pass for a batch of samples.
 //! - [`pretrained`]: model directories (config, safetensors, checksum),
 //!   devices and dtypes.
-//! - [`expert`]: the privileged planner demonstrations come from.
-//! - [`collect`]: demonstration collection in `atlas_sim` worlds.
-//! - [`train`]: behaviour cloning with AdamW ([`train::train`]).
-//! - [`geometry`], [`error`]: shared helpers.
+//! - [`error`]: [`Error`].
 
-pub mod collect;
 pub mod config;
 pub mod error;
-pub mod expert;
-
 pub mod features;
-pub mod geometry;
 pub mod infer;
 pub mod model;
 pub mod pretrained;
 pub mod tokenizer;
-pub mod train;
 
 pub use config::ModelConfig;
 pub use error::Error;
-pub use features::{Batch, DriveInput, Features, ImageView, route_instruction};
+pub use features::{
+    Batch, DriveInput, Features, ImageView, compose_instruction, route_instruction,
+};
 pub use infer::predict;
 pub use model::DrivingModel;
 pub use pretrained::{DeviceChoice, LoadedModel, default_dtype, load};

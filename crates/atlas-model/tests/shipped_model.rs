@@ -1,10 +1,9 @@
-//! The shipped model directory: it loads with a matching checksum, every
-//! tensor has the shape its `config.json` implies, and the network drives a
-//! clear route in a simulator world closed loop.
+//! The shipped model directory: it loads with a matching checksum and every
+//! tensor has the shape its `config.json` implies (that it drives is
+//! atlas-train's test, which has the simulator).
 
 use std::path::PathBuf;
 
-use atlas_model::collect::{self, Driver};
 use candle_core::Device;
 
 fn shipped() -> PathBuf {
@@ -26,30 +25,4 @@ fn shipped_weights_match_their_config_and_checksum() {
     }
     let loaded = atlas_model::load(&dir, &Device::Cpu).unwrap();
     assert_eq!(loaded.model.config(), &cfg);
-}
-
-#[test]
-fn shipped_model_drives_a_clear_route_closed_loop() {
-    let loaded = atlas_model::load(&shipped(), &Device::Cpu).unwrap();
-    let maps = collect::load_maps(&[
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../maps/Town01.xodr")
-    ])
-    .unwrap();
-    let spec = collect::EpisodeSpec {
-        map: 0,
-        seed: 4242,
-        max_steps: 200,
-        max_npcs: 0,
-        obstacles: false,
-    };
-    let driver = Driver::Model {
-        model: &loaded.model,
-        instruction: "",
-    };
-    let r = collect::run_episode(loaded.model.config(), &maps, &spec, 0, &driver, None).unwrap();
-    assert_eq!(r.collisions, 0, "{r:?}");
-    assert_eq!(r.off_road, 0, "{r:?}");
-    assert!(r.max_offset < 1.5, "{r:?}");
-    // 20 s of driving: well over 80 m unless it stalls.
-    assert!(r.completed || r.progress > 80.0, "{r:?}");
 }

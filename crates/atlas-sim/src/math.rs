@@ -2,7 +2,6 @@
 //! renderer: 2-D vectors, poses, angle wrapping, cubic polynomials, and the
 //! seeded random generator that keeps worlds deterministic.
 
-use std::f64::consts::PI;
 use std::ops::{Add, Mul, Neg, Sub};
 
 /// A 2-D vector in the world's horizontal plane, metres.
@@ -119,25 +118,9 @@ impl Pose {
     }
 }
 
-/// Wraps an angle to (-π, π].
-pub fn wrap_angle(a: f64) -> f64 {
-    // Most angles are differences of two wrapped angles: one add or
-    // subtract brings them back, without a division.
-    if (-PI..=PI).contains(&a) {
-        return a;
-    }
-    if (-3.0 * PI..=3.0 * PI).contains(&a) {
-        let r = if a > 0.0 { a - 2.0 * PI } else { a + 2.0 * PI };
-        if (-PI..=PI).contains(&r) {
-            return r;
-        }
-    }
-    let mut r = a.rem_euclid(2.0 * PI);
-    if r > PI {
-        r -= 2.0 * PI;
-    }
-    r
-}
+/// Wraps an angle to (-π, π]: the workspace's one definition, with the
+/// division-free fast path the engine's per-step heading updates rely on.
+pub use atlas_geometry::wrap_angle;
 
 /// A 3x3 rotation matrix, row-major.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -336,6 +319,7 @@ mod tests {
     }
 
     use super::*;
+    use std::f64::consts::PI;
 
     #[test]
     fn wrap_angle_stays_in_range() {

@@ -5,6 +5,10 @@
 //! Everything is computed in `f64`; the wire carries `f32`. Conversions from
 //! the wire reject non-finite numbers and read an all-zero quaternion (an
 //! unset `Quat`) as the identity, as carla-driver-interface does.
+//!
+//! Angles, planar poses and the yaw ↔ quaternion formulas are
+//! [`atlas_geometry`]'s; this module adds the full 3-D transforms the
+//! contract's camera mounts and trajectories need.
 
 use atlas_proto::common;
 
@@ -111,13 +115,8 @@ impl Quat {
 
     /// A rotation of `yaw` radians about +z.
     pub fn from_yaw(yaw: f64) -> Quat {
-        let (s, c) = (0.5 * yaw).sin_cos();
-        Quat {
-            w: c,
-            x: 0.0,
-            y: 0.0,
-            z: s,
-        }
+        let [w, x, y, z] = atlas_geometry::quat_from_yaw(yaw);
+        Quat { w, x, y, z }
     }
 
     /// Normalises `(w, x, y, z)`; all zeros (an unset quaternion) is the
@@ -181,9 +180,7 @@ impl Quat {
 
     /// Heading about +z of the rotated x axis, in (−π, π].
     pub fn yaw(self) -> f64 {
-        let siny = 2.0 * (self.w * self.z + self.x * self.y);
-        let cosy = 1.0 - 2.0 * (self.y * self.y + self.z * self.z);
-        siny.atan2(cosy)
+        atlas_geometry::yaw_of_quat([self.w, self.x, self.y, self.z])
     }
 
     /// Spherical interpolation along the shorter arc.
@@ -314,19 +311,10 @@ impl Pose {
     }
 }
 
-/// Wraps an angle into (−π, π].
-pub fn wrap_angle(a: f64) -> f64 {
-    let r = (a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
-    if r <= -std::f64::consts::PI {
-        r + std::f64::consts::TAU
-    } else {
-        r
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atlas_geometry::wrap_angle;
     use std::f64::consts::{FRAC_PI_2, PI};
 
     fn close(a: f64, b: f64) -> bool {
@@ -404,13 +392,5 @@ mod tests {
         let b = Quat::from_yaw(-0.9 * PI);
         let m = a.slerp(b, 0.5);
         assert!(close(wrap_angle(m.yaw()).abs(), PI));
-    }
-
-    #[test]
-    fn wrap_angle_range() {
-        assert!(close(wrap_angle(3.0 * PI), PI));
-        assert!(close(wrap_angle(-PI), PI));
-        assert!(close(wrap_angle(0.5), 0.5));
-        assert!(close(wrap_angle(-2.0 * PI + 0.1), 0.1));
     }
 }

@@ -14,7 +14,8 @@
 //! - [`server`]: [`serve`] (the seam the binary, the `atlas` CLI and tests
 //!   use) — health, warm-up, drain.
 //! - [`service`]: the eight rpcs as thin wrappers over `inner_*` methods.
-//! - [`wire`]: validation of incoming messages into domain types.
+//! - [`wire`]: validation of incoming messages into domain types, and a
+//!   plan back into the contract's trajectory.
 //! - [`batch`]: micro-batching of `drive` across sessions on inference
 //!   threads, and the in-flight limit (RESOURCE_EXHAUSTED + retry hint).
 //! - [`session`]: per-session observation state and the session table.
@@ -22,7 +23,7 @@
 //! - [`policy`]: the [`Policy`] trait, the `baseline` [`RouteFollower`]
 //!   and the learned `model` [`CandlePolicy`].
 //! - [`preflight`]: start-up checks of the model policy (device, weights,
-//!   checksum, shapes, warm-up).
+//!   checksum, shapes, warm-up), and the policy a configuration names.
 //! - [`decode`]: JPEG/PNG decoding by magic bytes.
 //! - [`warmup`]: the start-up inference that gates health.
 //! - [`geometry`]: poses and quaternions in the contract's conventions.
@@ -42,9 +43,6 @@ pub mod session;
 pub mod warmup;
 pub mod wire;
 
-/// The model crate, for callers (the `atlas` CLI) that train or inspect
-/// the model the `model` policy serves.
-pub use atlas_model;
 pub use config::Config;
 pub use error::Error;
 pub use observation::Observation;

@@ -6,12 +6,28 @@
 //! sidecar and their shapes match `config.json`, and a warm-up inference on
 //! a synthetic observation yields a finite trajectory. Each failure is an
 //! [`Error::Preflight`] whose message names the check and says what to do.
+//!
+//! [`build_policy`] is where a server gets its policy: the one its
+//! configuration names, the model only through these checks.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::policy::{CandlePolicy, Policy};
+use crate::policy::{CandlePolicy, Policy, PolicyKind, RouteFollower};
 use crate::{Config, Error};
+
+/// The policy `config.policy` names, ready to serve: the baseline from its
+/// parameters, the model once every check of [`run`] passed. Blocking (the
+/// model's checks read weights and run an inference).
+pub fn build_policy(config: &Config) -> Result<Arc<dyn Policy>, Error> {
+    match config.policy {
+        PolicyKind::Baseline => {
+            let p = RouteFollower::new(config.route_follower_params()).map_err(Error::Config)?;
+            Ok(Arc::new(p))
+        }
+        PolicyKind::Model => Ok(run(config)?.policy),
+    }
+}
 
 /// One passed check.
 #[derive(Clone, Debug)]

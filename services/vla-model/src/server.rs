@@ -26,7 +26,7 @@ pub async fn serve(
     // inference: blocking work, so off the async runtime.
     let policy = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || config.policy.build(&config)).await??
+        tokio::task::spawn_blocking(move || crate::preflight::build_policy(&config)).await??
     };
     serve_with_policy(listener, config, policy, shutdown).await
 }

@@ -18,7 +18,7 @@ use crate::decode::{decode_image, encode_jpeg};
 use crate::geometry::{Pose, Quat, Vec3};
 use crate::observation::{CameraDecl, CameraFrame, Dynamics, EgoSample, Observation, Route};
 use crate::policy::{PLAN_STEP_US, Policy};
-use crate::service::plan_to_trajectory;
+use crate::wire::plan_to_trajectory;
 
 const WARMUP_CAMERA: &str = "warmup_front";
 const WIDTH: u32 = 256;

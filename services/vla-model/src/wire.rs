@@ -6,6 +6,10 @@
 //! timestamps, dynamic states 1:1 when present), routes (NaN padding
 //! dropped, infinities refused) and ground truth. Errors name the offending
 //! field so a client author can find it.
+//!
+//! The way back is [`plan_to_trajectory`]: a policy's plan checked and laid
+//! out as the contract's trajectory, for `drive` and the start-up warm-up
+//! alike.
 
 use std::collections::HashSet;
 
@@ -18,6 +22,7 @@ use atlas_proto::sensorsim::{CameraSpec, FthetaCameraParam};
 use crate::Error;
 use crate::geometry::{Pose, Quat, Vec3};
 use crate::observation::{CameraDecl, Dynamics, EgoSample, GroundTruth, Route};
+use crate::policy::Plan;
 
 /// Which convention the client's camera mounts use (carla-driver-interface
 /// contract revision, §6.1).
@@ -294,9 +299,60 @@ pub fn ground_truth(gt: Option<&egodriver::GroundTruth>) -> Result<GroundTruth, 
     })
 }
 
+/// The contract's trajectory: the current pose stamped `now`, then the
+/// plan. Plan poses at or before `now` are dropped (the anchor covers that
+/// instant); the rest must be finite, strictly increasing and reach `query`.
+/// An empty plan stays empty ("no plan yet").
+pub fn plan_to_trajectory(
+    anchor: Pose,
+    now: u64,
+    query: u64,
+    plan: Plan,
+) -> Result<common::Trajectory, Error> {
+    if plan.poses.is_empty() {
+        return Ok(common::Trajectory::default());
+    }
+    let mut poses = Vec::with_capacity(plan.poses.len() + 1);
+    poses.push(common::PoseAtTime {
+        pose: Some(anchor.to_wire()),
+        timestamp_us: now,
+    });
+    let mut last = now;
+    for p in plan.poses.into_iter().filter(|p| p.timestamp_us > now) {
+        if p.timestamp_us <= last {
+            return Err(Error::BadPlan(format!(
+                "timestamp {} does not increase (previous {last})",
+                p.timestamp_us
+            )));
+        }
+        let t = p.pose.translation;
+        if !t.is_finite() {
+            return Err(Error::BadPlan(format!(
+                "non-finite position at {} µs",
+                p.timestamp_us
+            )));
+        }
+        let q = p.pose.rotation;
+        let rotation = Quat::normalized(q.w, q.x, q.y, q.z)
+            .map_err(|e| Error::BadPlan(format!("at {} µs: {e}", p.timestamp_us)))?;
+        poses.push(common::PoseAtTime {
+            pose: Some(Pose::new(t, rotation).to_wire()),
+            timestamp_us: p.timestamp_us,
+        });
+        last = p.timestamp_us;
+    }
+    if poses.len() < 2 || last < query {
+        return Err(Error::BadPlan(format!(
+            "plan ends at {last} µs, before the queried {query} µs"
+        )));
+    }
+    Ok(common::Trajectory { poses })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::PlannedPose;
     use atlas_proto::sensorsim::OpenCvPinholeCameraParam;
 
     fn pinhole_camera(id: &str) -> AvailableCamera {
@@ -468,5 +524,63 @@ mod tests {
             Revision::from_metadata(&md),
             Err(Error::UnsupportedRevision(_))
         ));
+    }
+
+    fn planned(t: u64, x: f64) -> PlannedPose {
+        PlannedPose {
+            timestamp_us: t,
+            pose: Pose::from_xyz_yaw(x, 0.0, 0.0, 0.0),
+        }
+    }
+
+    fn plan(poses: Vec<PlannedPose>) -> Plan {
+        Plan {
+            poses,
+            terminate_session: false,
+        }
+    }
+
+    #[test]
+    fn anchor_first_then_future_poses() {
+        let anchor = Pose::from_xyz_yaw(1.0, 2.0, 3.0, 0.5);
+        let t = plan_to_trajectory(
+            anchor,
+            1000,
+            1100,
+            plan(vec![
+                planned(1000, 9.0),
+                planned(1100, 1.0),
+                planned(1200, 2.0),
+            ]),
+        )
+        .unwrap();
+        let times: Vec<u64> = t.poses.iter().map(|p| p.timestamp_us).collect();
+        assert_eq!(times, vec![1000, 1100, 1200]);
+        assert_eq!(t.poses[0].pose.unwrap().vec.unwrap().x, 1.0);
+    }
+
+    #[test]
+    fn refuses_bad_plans() {
+        let a = Pose::IDENTITY;
+        assert!(
+            plan_to_trajectory(a, 0, 300, plan(vec![planned(100, 0.0), planned(200, 0.0)]))
+                .is_err()
+        );
+        assert!(
+            plan_to_trajectory(a, 0, 100, plan(vec![planned(200, 0.0), planned(100, 0.0)]))
+                .is_err()
+        );
+        assert!(plan_to_trajectory(a, 0, 100, plan(vec![planned(100, f64::NAN)])).is_err());
+        let mut p = planned(100, 0.0);
+        p.pose.translation = Vec3::new(0.0, f64::INFINITY, 0.0);
+        assert!(plan_to_trajectory(a, 0, 100, plan(vec![p])).is_err());
+        assert!(plan_to_trajectory(a, 500, 600, plan(vec![planned(400, 0.0)])).is_err());
+        // An empty plan is "not ready", not an error.
+        assert!(
+            plan_to_trajectory(a, 0, 100, plan(vec![]))
+                .unwrap()
+                .poses
+                .is_empty()
+        );
     }
 }

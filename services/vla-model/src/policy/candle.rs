@@ -18,9 +18,11 @@
 
 use std::path::{Path, PathBuf};
 
-use atlas_model::collect::compose_instruction;
-use atlas_model::geometry::Pose2;
-use atlas_model::{DeviceChoice, DriveInput, DrivingModel, Features, ImageView, route_instruction};
+use atlas_geometry::Pose2;
+use atlas_model::{
+    DeviceChoice, DriveInput, DrivingModel, Features, ImageView, compose_instruction,
+    route_instruction,
+};
 
 use super::{Plan, PlannedPose, Policy, PolicyError, plan_timestamps};
 use crate::geometry::{Pose, Vec3};
@@ -42,7 +44,7 @@ pub struct CandlePolicy {
 }
 
 fn planar(p: &Pose) -> Pose2 {
-    Pose2::new(p.translation.x, p.translation.y, p.yaw())
+    Pose2::planar(p.translation.x, p.translation.y, p.yaw())
 }
 
 /// The camera the model drives with among the declared ones.
@@ -132,7 +134,10 @@ impl CandlePolicy {
             .route_in_local()
             .unwrap_or_default()
             .into_iter()
-            .map(|p| here.to_local(p.x, p.y))
+            .map(|p| {
+                let (x, y) = here.to_local(p.x, p.y);
+                [x, y]
+            })
             .collect();
         let dynamics = cur.dynamics.unwrap_or_default();
         let image = frame.image.as_ref();
@@ -167,7 +172,7 @@ impl CandlePolicy {
         let (mut last, mut step) = (Pose2::default(), Pose2::default());
         for (k, &ts) in times.iter().enumerate() {
             let p = if let Some(q) = rig.get(k) {
-                let p = Pose2::new(f64::from(q[0]), f64::from(q[1]), f64::from(q[2]));
+                let p = Pose2::planar(f64::from(q[0]), f64::from(q[1]), f64::from(q[2]));
                 step = last.relative(&p);
                 p
             } else {

@@ -15,8 +15,6 @@ pub mod candle;
 mod path;
 mod route_follower;
 
-use std::sync::Arc;
-
 pub use candle::CandlePolicy;
 pub use route_follower::{RouteFollower, RouteFollowerParams};
 
@@ -121,7 +119,8 @@ pub fn plan_timestamps(time_now_us: u64, time_query_us: u64, min_poses: usize) -
         .collect()
 }
 
-/// Which policy a server runs.
+/// Which policy a server runs ([`crate::preflight::build_policy`] builds
+/// it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyKind {
     /// Follow the submitted route at the target speed; ignores images.
@@ -129,23 +128,6 @@ pub enum PolicyKind {
     /// The learned driving model (`--model-dir`), checked by the start-up
     /// preflight.
     Model,
-}
-
-impl PolicyKind {
-    /// Builds the policy this kind names from `config`.
-    pub fn build(self, config: &crate::Config) -> Result<Arc<dyn Policy>, crate::Error> {
-        match self {
-            PolicyKind::Baseline => {
-                let p = RouteFollower::new(config.route_follower_params())
-                    .map_err(crate::Error::Config)?;
-                Ok(Arc::new(p))
-            }
-            PolicyKind::Model => {
-                let report = crate::preflight::run(config)?;
-                Ok(report.policy)
-            }
-        }
-    }
 }
 
 #[cfg(test)]

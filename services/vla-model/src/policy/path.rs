@@ -8,7 +8,7 @@
 //! 2 m spacing on a 30 m radius), which a closed loop that replans from
 //! where it ended up turns into a steady drift to the inside.
 
-use crate::geometry::wrap_angle;
+use atlas_geometry::wrap_angle;
 
 /// A 2-D point or direction in the local frame's x/y plane.
 pub type P2 = [f64; 2];

@@ -11,9 +11,11 @@
 //! Without a usable route it drives straight ahead. Images are not looked
 //! at (the server still decodes and validates them).
 
+use atlas_geometry::{merge_offset, wrap_angle};
+
 use super::path::{P2, Path};
 use super::{PLAN_POSES, PLAN_STEP_US, Plan, PlannedPose, Policy, PolicyError, plan_timestamps};
-use crate::geometry::{Pose, wrap_angle};
+use crate::geometry::Pose;
 use crate::observation::Observation;
 
 /// Speeds above this (m/s) are taken as this when planning, so a corrupt
@@ -172,24 +174,6 @@ fn interp(profile: &[f64], x: f64) -> f64 {
 /// Largest heading error (rad) the lateral profile starts from; beyond it
 /// the slope would grow without bound.
 const MAX_HEADING_ERROR: f64 = 1.0;
-
-/// Lateral offset from the path while merging onto it: a cubic Hermite
-/// curve over `length` metres from offset `d0` with slope `m0` (the current
-/// heading error) to zero offset and slope. Returns the offset and its
-/// derivative with respect to arc length at `ds` metres from the start.
-fn merge_offset(d0: f64, m0: f64, length: f64, ds: f64) -> (f64, f64) {
-    let u = ds / length;
-    if u >= 1.0 {
-        return (0.0, 0.0);
-    }
-    let u = u.max(0.0);
-    let (u2, u3) = (u * u, u * u * u);
-    let h00 = 2.0 * u3 - 3.0 * u2 + 1.0;
-    let h10 = u3 - 2.0 * u2 + u;
-    let dh00 = 6.0 * u2 - 6.0 * u;
-    let dh10 = 3.0 * u2 - 4.0 * u + 1.0;
-    (d0 * h00 + length * m0 * h10, d0 * dh00 / length + m0 * dh10)
-}
 
 impl Policy for RouteFollower {
     fn name(&self) -> &str {

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use atlas_geometry::Pose2;
 use atlas_proto::common::{self, DynamicState, PoseAtTime, Trajectory};
 use atlas_proto::egodriver::drive_session_request::rollout_spec::VehicleDefinition;
 use atlas_proto::egodriver::drive_session_request::{DebugInfo, RolloutSpec};
@@ -19,6 +20,7 @@ use atlas_proto::egodriver::{
 use atlas_proto::sensorsim::available_cameras_return::AvailableCamera;
 use atlas_proto::sensorsim::camera_spec::CameraParam;
 use atlas_proto::sensorsim::{CameraSpec, OpenCvPinholeCameraParam, ShutterType};
+pub use atlas_proto::wire::PoseWire;
 use atlas_vla::{Config, Policy};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -172,54 +174,14 @@ pub async fn start_session(client: &mut EgodriverServiceClient<Channel>, uuid: &
         .unwrap();
 }
 
-/// A planar pose in the local frame.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Pose2 {
-    pub x: f64,
-    pub y: f64,
-    pub z: f64,
-    pub yaw: f64,
-}
-
-impl Pose2 {
-    pub fn to_wire(self) -> common::Pose {
-        common::Pose {
-            vec: Some(common::Vec3 {
-                x: self.x as f32,
-                y: self.y as f32,
-                z: self.z as f32,
-            }),
-            quat: Some(common::Quat {
-                w: (self.yaw / 2.0).cos() as f32,
-                x: 0.0,
-                y: 0.0,
-                z: (self.yaw / 2.0).sin() as f32,
-            }),
-        }
-    }
-
-    /// Reads a wire pose, checking it is a yaw-only rotation.
-    pub fn from_wire(p: &PoseAtTime) -> Pose2 {
-        let pose = p.pose.unwrap();
-        let v = pose.vec.unwrap();
-        let q = pose.quat.unwrap();
-        assert!(q.x.abs() < 1e-6 && q.y.abs() < 1e-6, "not yaw-only: {q:?}");
-        let n = (q.w * q.w + q.z * q.z).sqrt();
-        assert!((n - 1.0).abs() < 1e-4, "quaternion not normalised: {q:?}");
-        Pose2 {
-            x: f64::from(v.x),
-            y: f64::from(v.y),
-            z: f64::from(v.z),
-            yaw: 2.0 * f64::from(q.z).atan2(f64::from(q.w)),
-        }
-    }
-
-    /// A local point expressed in this rig frame.
-    pub fn to_rig(self, x: f64, y: f64) -> (f64, f64) {
-        let (dx, dy) = (x - self.x, y - self.y);
-        let (s, c) = self.yaw.sin_cos();
-        (c * dx + s * dy, -s * dx + c * dy)
-    }
+/// Reads a trajectory pose, checking it is a normalised yaw-only rotation.
+pub fn pose_at(p: &PoseAtTime) -> Pose2 {
+    let pose = p.pose.unwrap();
+    let q = pose.quat.unwrap();
+    assert!(q.x.abs() < 1e-6 && q.y.abs() < 1e-6, "not yaw-only: {q:?}");
+    let n = (q.w * q.w + q.z * q.z).sqrt();
+    assert!((n - 1.0).abs() < 1e-4, "quaternion not normalised: {q:?}");
+    Pose2::from_wire(&pose).expect("a finite pose")
 }
 
 pub fn egomotion(uuid: &str, t_us: u64, pose: Pose2, speed: f64) -> RolloutEgoTrajectory {
@@ -250,7 +212,7 @@ pub fn route(uuid: &str, t_us: u64, ego: Pose2, lane_local: &[(f64, f64)]) -> Ro
             waypoints: lane_local
                 .iter()
                 .map(|&(x, y)| {
-                    let (rx, ry) = ego.to_rig(x, y);
+                    let (rx, ry) = ego.to_local(x, y);
                     common::Vec3 {
                         x: rx as f32,
                         y: ry as f32,
@@ -343,7 +305,7 @@ pub fn check_layout(resp: &DriveResponse, now: u64, query: u64, ego: Pose2) -> V
         assert_eq!(p.timestamp_us, now + i as u64 * STEP_US);
     }
     assert!(traj.poses.last().unwrap().timestamp_us >= query);
-    let poses: Vec<Pose2> = traj.poses.iter().map(Pose2::from_wire).collect();
+    let poses: Vec<Pose2> = traj.poses.iter().map(pose_at).collect();
     let first = poses[0];
     assert!((first.x - ego.x).abs() < 1e-4 && (first.y - ego.y).abs() < 1e-4);
     assert!((first.z - ego.z).abs() < 1e-4);
@@ -361,10 +323,5 @@ pub fn check_layout(resp: &DriveResponse, now: u64, query: u64, ego: Pose2) -> V
 }
 
 pub fn angle_diff(a: f64, b: f64) -> f64 {
-    let d = (a - b).rem_euclid(std::f64::consts::TAU);
-    if d > std::f64::consts::PI {
-        d - std::f64::consts::TAU
-    } else {
-        d
-    }
+    atlas_geometry::wrap_angle(a - b)
 }

@@ -16,9 +16,8 @@
 //!   `2.5 m + 1 s × speed` to it, braking along a comfortable
 //!   deceleration curve, harder only when already too close.
 
+use atlas_geometry::{Pose2, merge_offset, wrap_angle};
 use atlas_sim::{ActorKind, ActorState};
-
-use crate::geometry::{Pose2, wrap_angle};
 
 /// Arc-length resolution of the speed profile (m).
 const PROFILE_DS: f64 = 0.5;
@@ -250,22 +249,6 @@ pub fn nearest_obstacle(
     best
 }
 
-/// Lateral offset while merging onto the path (cubic Hermite from offset
-/// `d0` with slope `m0` to zero over `length`), and its slope, at `ds`.
-fn merge_offset(d0: f64, m0: f64, length: f64, ds: f64) -> (f64, f64) {
-    let u = ds / length;
-    if u >= 1.0 {
-        return (0.0, 0.0);
-    }
-    let u = u.max(0.0);
-    let (u2, u3) = (u * u, u * u * u);
-    let h00 = 2.0 * u3 - 3.0 * u2 + 1.0;
-    let h10 = u3 - 2.0 * u2 + u;
-    let dh00 = 6.0 * u2 - 6.0 * u;
-    let dh10 = 3.0 * u2 - 4.0 * u + 1.0;
-    (d0 * h00 + length * m0 * h10, d0 * dh00 / length + m0 * dh10)
-}
-
 /// The expert's plan: `steps` poses at 0.1 s intervals as `(x, y, yaw)` in
 /// the ego's rig frame, planned along `path` from `s0` (the ego's foot
 /// point) with `obstacle` ahead.
@@ -367,7 +350,7 @@ pub fn plan(
         } else {
             wrap_angle(h + dlat.atan())
         };
-        let r = ego.pose.relative(&Pose2::new(x, y, yaw));
+        let r = ego.pose.relative(&Pose2::planar(x, y, yaw));
         out.push([r.x, r.y, r.yaw]);
     }
     out
@@ -400,7 +383,7 @@ mod tests {
 
     fn ego(x: f64, y: f64, yaw: f64, speed: f64) -> EgoState {
         EgoState {
-            pose: Pose2::new(x, y, yaw),
+            pose: Pose2::planar(x, y, yaw),
             speed,
         }
     }

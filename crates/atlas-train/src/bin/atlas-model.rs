@@ -7,9 +7,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use atlas_model::collect::{self, Driver, EpisodeResult};
-use atlas_model::train::{self, TrainArgs};
 use atlas_model::{DeviceChoice, ModelConfig};
+use atlas_train::collect::{self, Driver, EpisodeResult};
+use atlas_train::train::{self, TrainArgs};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -170,7 +170,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
                 }
                 results.push(r);
             }
-            Err(atlas_model::Error::Sim(msg)) => eprintln!("episode {i} skipped: {msg}"),
+            Err(atlas_train::Error::Sim(msg)) => eprintln!("episode {i} skipped: {msg}"),
             Err(e) => return Err(e.into()),
         }
     }

@@ -26,15 +26,17 @@ use atlas_loop::{ClosedLoop, DriverPort, Flow, Hooks, InProcessSnapshot, InProce
 use atlas_sim::math::Rng;
 use atlas_sim::{
     ActorId, ActorKind, ActorSpec, ActorState, Behavior, CameraSpec, Dimensions, EventKind, Map,
-    Placement, Pose, SensorId, SensorSpec, Vec2, VehicleControl, World, WorldError,
+    Placement, Pose, SensorId, SensorSpec, Vec2, VehicleControl, World,
+};
+
+use atlas_geometry::Pose2;
+use atlas_model::{
+    DriveInput, DrivingModel, Features, ImageView, ModelConfig, compose_instruction,
+    route_instruction,
 };
 
 use crate::Error;
-use crate::config::ModelConfig;
 use crate::expert::{self, EgoState, ExpertParams, Path};
-use crate::features::{DriveInput, Features, ImageView, route_instruction};
-use crate::geometry::Pose2;
-use crate::model::DrivingModel;
 
 /// Simulation rate, Hz (the runtime's default).
 pub const SIM_HZ: f64 = 20.0;
@@ -396,20 +398,11 @@ fn route_points(route: &Path, s: f64, ego: &Pose2) -> Vec<[f64; 2]> {
                 [f64::NAN, f64::NAN]
             } else {
                 let p = route.point_at(sk);
-                ego.to_local(p[0], p[1])
+                let (x, y) = ego.to_local(p[0], p[1]);
+                [x, y]
             }
         })
         .collect()
-}
-
-/// The instruction the runtime-side policy builds: the route's instruction
-/// followed by any extra one.
-pub fn compose_instruction(route_part: &str, extra: &str) -> String {
-    match (route_part.is_empty(), extra.trim().is_empty()) {
-        (true, _) => extra.trim().to_string(),
-        (false, true) => route_part.to_string(),
-        (false, false) => format!("{route_part} and {}", extra.trim()),
-    }
 }
 
 /// Runs one episode; with the expert driving, demonstrations are appended
@@ -472,36 +465,8 @@ pub fn run_episode(
             &mut hooks,
             VehicleControl::default(),
         );
-    futures::executor::block_on(run).map_err(Error::from)?;
+    futures::executor::block_on(run)?;
     Ok(hooks.result)
-}
-
-/// Why an episode step failed: the world, or encoding and inference.
-#[derive(Debug)]
-enum EpisodeError {
-    World(WorldError),
-    Model(Error),
-}
-
-impl From<WorldError> for EpisodeError {
-    fn from(e: WorldError) -> Self {
-        Self::World(e)
-    }
-}
-
-impl From<Error> for EpisodeError {
-    fn from(e: Error) -> Self {
-        Self::Model(e)
-    }
-}
-
-impl From<EpisodeError> for Error {
-    fn from(e: EpisodeError) -> Self {
-        match e {
-            EpisodeError::World(e) => Error::Sim(e.to_string()),
-            EpisodeError::Model(e) => e,
-        }
-    }
 }
 
 /// An episode's side of the loop: the ego's command, its progress along
@@ -523,7 +488,7 @@ struct EpisodeHooks {
 
 impl Hooks<InProcessWorld, VehicleControl> for EpisodeHooks {
     type Route = EpisodeHooks;
-    type Error = EpisodeError;
+    type Error = Error;
 
     fn commands(&mut self, control: &VehicleControl) -> Vec<(ActorId, VehicleControl)> {
         vec![(self.ego, *control)]
@@ -533,7 +498,7 @@ impl Hooks<InProcessWorld, VehicleControl> for EpisodeHooks {
         &mut self,
         _world: &mut InProcessWorld,
         snap: &InProcessSnapshot,
-    ) -> Result<Flow, EpisodeError> {
+    ) -> Result<Flow, Error> {
         let snap = &snap.snapshot;
         let result = &mut self.result;
         for e in &snap.events {
@@ -612,20 +577,20 @@ struct EpisodeDriver<'a, 'd> {
 
 impl DriverPort<InProcessSnapshot, EpisodeHooks> for EpisodeDriver<'_, '_> {
     type Control = VehicleControl;
-    type Error = EpisodeError;
+    type Error = Error;
 
     async fn drive(
         &mut self,
         snap: &InProcessSnapshot,
         ep: &EpisodeHooks,
-    ) -> Result<Option<VehicleControl>, EpisodeError> {
+    ) -> Result<Option<VehicleControl>, Error> {
         let me = ego_of(&snap.snapshot, ep.ego)?;
         let frame = snap
             .frame
             .as_ref()
             .ok_or_else(|| Error::Sim("the step rendered no camera frame".into()))?;
         let cfg = self.cfg;
-        let pose = Pose2::new(me.pose.x, me.pose.y, me.pose.yaw);
+        let pose = Pose2::planar(me.pose.x, me.pose.y, me.pose.yaw);
         let s = ep.s;
         let route = route_points(&ep.route, s, &pose);
         let history_rel: Vec<Option<[f64; 3]>> = (0..cfg.history_len)
@@ -696,7 +661,7 @@ impl DriverPort<InProcessSnapshot, EpisodeHooks> for EpisodeDriver<'_, '_> {
                     route,
                 };
                 let f = Features::encode(model.config(), &input)?;
-                crate::infer::predict(model, &[&f])?
+                atlas_model::predict(model, &[&f])?
                     .remove(0)
                     .into_iter()
                     .map(|p| [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])])
@@ -849,10 +814,5 @@ mod tests {
         let standing = vec![[0.0, 0.0, 0.0]; 40];
         let u = Controller::default().control(0.0, &standing);
         assert_eq!(u.brake, 1.0);
-        assert_eq!(
-            compose_instruction("follow the lane", " drive slowly"),
-            "follow the lane and drive slowly"
-        );
-        assert_eq!(compose_instruction("", "stop"), "stop");
     }
 }

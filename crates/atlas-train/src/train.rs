@@ -27,11 +27,10 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use atlas_model::{Batch, DrivingModel, Features, ModelConfig, pretrained};
+
 use crate::Error;
 use crate::collect::{self, Demo, Driver};
-use crate::config::ModelConfig;
-use crate::features::{Batch, Features};
-use crate::model::DrivingModel;
 
 /// Everything a training run needs.
 #[derive(Clone, Debug)]
@@ -303,18 +302,18 @@ impl WeightedSampler {
 /// Loads a model directory's weights into `varmap` (checksum and shapes
 /// verified), for warm starts.
 pub fn load_into(varmap: &VarMap, cfg: &ModelConfig, dir: &std::path::Path) -> Result<(), Error> {
-    let their = crate::pretrained::load_config(dir)?;
+    let their = pretrained::load_config(dir)?;
     if &their != cfg {
         return Err(Error::Config(format!(
             "{} has a different architecture than the one being trained",
             dir.display()
         )));
     }
-    let path = dir.join(crate::pretrained::WEIGHTS_FILE);
+    let path = dir.join(pretrained::WEIGHTS_FILE);
     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    crate::pretrained::verify_checksum(dir, &bytes)?;
+    pretrained::verify_checksum(dir, &bytes)?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)?;
-    crate::pretrained::check_shapes(cfg, &tensors, &path.display().to_string())?;
+    pretrained::check_shapes(cfg, &tensors, &path.display().to_string())?;
     let data = varmap
         .data()
         .lock()
@@ -598,7 +597,7 @@ pub fn fit(
             if eval_now {
                 // A checkpoint at every evaluation: a cut-short run still
                 // leaves usable weights.
-                sha256 = crate::pretrained::save(&opts.out, cfg, &varmap)?;
+                sha256 = pretrained::save(&opts.out, cfg, &varmap)?;
             }
             let text = serde_json::to_string(&line)
                 .map_err(|e| Error::Config(format!("log line: {e}")))?;
@@ -667,7 +666,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::{DriveInput, ImageView};
+    use atlas_model::{DriveInput, ImageView};
 
     fn demo(cfg: &ModelConfig, speed: f64, turn: f64) -> Demo {
         let data: Vec<u8> = (0..32 * 24 * 3)
@@ -744,7 +743,7 @@ mod tests {
         let log = std::fs::read_to_string(tmp.path().join("m/train_log.jsonl")).unwrap();
         assert_eq!(log.lines().count(), 6);
         assert!(log.lines().nth(2).unwrap().contains("val_ade_m"));
-        let loaded = crate::pretrained::load(&tmp.path().join("m"), &device).unwrap();
+        let loaded = pretrained::load(&tmp.path().join("m"), &device).unwrap();
         assert_eq!(loaded.sha256, report.sha256);
     }
 
@@ -788,7 +787,7 @@ mod tests {
         let a = VarMap::new();
         DrivingModel::new(&cfg, VarBuilder::from_varmap(&a, DType::F32, &Device::Cpu)).unwrap();
         init_weights(&a, 1).unwrap();
-        crate::pretrained::save(tmp.path(), &cfg, &a).unwrap();
+        pretrained::save(tmp.path(), &cfg, &a).unwrap();
         let b = VarMap::new();
         DrivingModel::new(&cfg, VarBuilder::from_varmap(&b, DType::F32, &Device::Cpu)).unwrap();
         init_weights(&b, 2).unwrap();
