@@ -1,0 +1,90 @@
+//! Positions: world, road, lane and their relative forms, with their
+//! orientations.
+
+use roxmltree::Node;
+
+use super::{R, Reader};
+use crate::model::*;
+
+impl<'d, 'i> Reader<'d, 'i> {
+    pub(super) fn position_in(&mut self, n: Node<'d, 'i>) -> R<Position> {
+        let p = self.req_child(n, "Position")?;
+        self.position(p)
+    }
+
+    fn orientation(&self, n: Node) -> R<Option<Orientation>> {
+        let Some(o) = self.child(n, "Orientation") else {
+            return Ok(None);
+        };
+        let relative = match self.opt_string(o, "type")?.as_deref() {
+            None | Some("relative") => true,
+            Some("absolute") => false,
+            Some(other) => return Err(self.err(o, format!("unknown orientation type {other:?}"))),
+        };
+        Ok(Some(Orientation {
+            h: self.opt_num(o, "h")?.unwrap_or(0.0),
+            relative,
+        }))
+    }
+
+    pub(super) fn position(&mut self, p: Node<'d, 'i>) -> R<Position> {
+        let c = self.choice(p)?;
+        let o = self.orientation(c)?;
+        Ok(match c.tag_name().name() {
+            "WorldPosition" => Position::World {
+                x: self.num(c, "x")?,
+                y: self.num(c, "y")?,
+                z: self.opt_num(c, "z")?.unwrap_or(0.0),
+                h: self.opt_num(c, "h")?,
+            },
+            "RelativeWorldPosition" => Position::RelativeWorld {
+                entity: self.string(c, "entityRef")?,
+                dx: self.num(c, "dx")?,
+                dy: self.num(c, "dy")?,
+                orientation: o,
+            },
+            "RelativeObjectPosition" => Position::RelativeObject {
+                entity: self.string(c, "entityRef")?,
+                dx: self.num(c, "dx")?,
+                dy: self.num(c, "dy")?,
+                orientation: o,
+            },
+            "RoadPosition" => Position::Road {
+                road: self.string(c, "roadId")?,
+                s: self.num(c, "s")?,
+                t: self.num(c, "t")?,
+                orientation: o,
+            },
+            "RelativeRoadPosition" => Position::RelativeRoad {
+                entity: self.string(c, "entityRef")?,
+                ds: self.num(c, "ds")?,
+                dt: self.num(c, "dt")?,
+                orientation: o,
+            },
+            "LanePosition" => Position::Lane {
+                road: self.string(c, "roadId")?,
+                lane: self.int(c, "laneId")?,
+                s: self.num(c, "s")?,
+                offset: self.opt_num(c, "offset")?.unwrap_or(0.0),
+                orientation: o,
+            },
+            "RelativeLanePosition" => {
+                if self.opt_num(c, "dsLane")?.is_some() && c.attribute("ds").is_none() {
+                    self.unsupported(c, "dsLane (ds is)")?;
+                }
+                Position::RelativeLane {
+                    entity: self.string(c, "entityRef")?,
+                    dlane: self.int(c, "dLane")?,
+                    ds: self.opt_num(c, "ds")?.unwrap_or(0.0),
+                    offset: self.opt_num(c, "offset")?.unwrap_or(0.0),
+                    orientation: o,
+                }
+            }
+            _ => {
+                // A position the player cannot resolve changes where things
+                // are: never skipped, even when lenient.
+                return Err(self.err(c, "this position type is not supported"));
+            }
+        })
+    }
+}
