@@ -42,3 +42,11 @@ impl Health {
         }
     }
 }
+
+#[cfg(test)]
+impl Health {
+    /// The health service over the same statuses, to ask without a server.
+    pub(crate) fn service(&self) -> tonic_health::server::HealthService {
+        tonic_health::server::HealthService::from_health_reporter(self.reporter.clone())
+    }
+}

@@ -12,9 +12,11 @@
 //! - [`balance`]: per-request load balancing over every address of a name
 //!   (Swarm `dnsrr` services), re-resolved as replicas come and go.
 //! - [`health`]: the `grpc.health.v1` service and a small handle around it.
+//! - [`gate`]: the warm-up/drain health gate of a server ([`gate::HealthGate`]).
 //! - [`retry`]: retry hints (`retry-after-ms`, `grpc-retry-pushback-ms`) on statuses.
 
 pub mod balance;
+pub mod gate;
 pub mod health;
 pub mod retry;
 pub mod serve;

@@ -1,13 +1,24 @@
-//! Conversions between the `atlas.sim.v1` messages and the simulator core,
+//! Conversions between the `atlas.sim.v1` messages and the backend's types,
 //! validating every field on the way in and naming it when it is wrong.
 
 use atlas_proto::sim as pb;
 use atlas_sim::{
-    ActorKind, ActorState, Behavior, Dimensions, Encoding, Event, EventKind, LanePosition,
-    LightState, Map, Pose, SignalKind, SignalState,
+    ActorKind, ActorSpec, ActorState, Behavior, BirdsEyeSpec, CameraSpec, Dimensions, Encoding,
+    Event, EventKind, LanePosition, LightState, Placement, Pose, SensorSpec, SignalKind,
+    SignalState, Snapshot, Vec2, VehicleControl,
 };
 
+use crate::backend::{
+    EncodedFrame, MapSource, MapSummary, PlannedRoute, ScriptedState, StepInput, WorldSpec,
+};
 use crate::error::BridgeError;
+
+/// Default fixed step, seconds (20 Hz).
+pub const DEFAULT_DT: f64 = 0.05;
+/// Default route spacing, metres.
+pub const DEFAULT_SPACING: f64 = 1.0;
+/// Default bird's-eye scale, metres per pixel.
+pub const DEFAULT_BEV_SCALE: f64 = 0.2;
 
 pub(crate) fn finite(field: &str, v: f64) -> Result<f64, BridgeError> {
     if v.is_finite() {
@@ -147,11 +158,7 @@ pub(crate) fn behavior_in(
 }
 
 /// Image encoding of a sensor; unspecified is JPEG, quality 0 is 90.
-pub(crate) fn encoding_in(
-    enc: i32,
-    quality: u32,
-    field: &str,
-) -> Result<(Encoding, pb::ImageEncoding), BridgeError> {
+pub(crate) fn encoding_in(enc: i32, quality: u32, field: &str) -> Result<Encoding, BridgeError> {
     let e = pb::ImageEncoding::try_from(enc).map_err(|_| {
         BridgeError::invalid(
             format!("{field}.encoding"),
@@ -169,12 +176,18 @@ pub(crate) fn encoding_in(
         }
     };
     Ok(match e {
-        pb::ImageEncoding::Unspecified | pb::ImageEncoding::Jpeg => {
-            (Encoding::Jpeg { quality }, pb::ImageEncoding::Jpeg)
-        }
-        pb::ImageEncoding::Png => (Encoding::Png, pb::ImageEncoding::Png),
-        pb::ImageEncoding::Rgb8 => (Encoding::Rgb8, pb::ImageEncoding::Rgb8),
+        pb::ImageEncoding::Unspecified | pb::ImageEncoding::Jpeg => Encoding::Jpeg { quality },
+        pb::ImageEncoding::Png => Encoding::Png,
+        pb::ImageEncoding::Rgb8 => Encoding::Rgb8,
     })
+}
+
+pub(crate) fn encoding_out(e: Encoding) -> pb::ImageEncoding {
+    match e {
+        Encoding::Jpeg { .. } => pb::ImageEncoding::Jpeg,
+        Encoding::Png => pb::ImageEncoding::Png,
+        Encoding::Rgb8 => pb::ImageEncoding::Rgb8,
+    }
 }
 
 pub(crate) fn actor_out(a: &ActorState) -> pb::ActorState {
@@ -292,15 +305,225 @@ pub(crate) fn signal_out(s: &SignalState) -> pb::TrafficLightState {
     }
 }
 
-pub(crate) fn map_info(map: &Map) -> pb::MapInfo {
-    let b = map.bounds();
+pub(crate) fn map_info(m: &MapSummary) -> pb::MapInfo {
     pb::MapInfo {
-        name: map.name().to_owned(),
-        road_count: map.roads().len() as u32,
-        junction_count: map.junction_count() as u32,
-        min: Some(vec3(b.min)),
-        max: Some(vec3(b.max)),
-        total_road_length: map.total_road_length(),
+        name: m.name.clone(),
+        road_count: m.road_count as u32,
+        junction_count: m.junction_count as u32,
+        min: Some(vec3(m.min)),
+        max: Some(vec3(m.max)),
+        total_road_length: m.total_road_length,
+    }
+}
+
+/// The world a `CreateWorld` asks for; a zero step is [`DEFAULT_DT`].
+pub(crate) fn world_spec_in(req: pb::CreateWorldRequest) -> Result<WorldSpec, BridgeError> {
+    use pb::create_world_request::Map as M;
+    let map = match req.map {
+        Some(M::MapName(name)) => MapSource::Named(name),
+        Some(M::OpendriveXml(xml)) => MapSource::OpenDrive(xml),
+        None => {
+            return Err(BridgeError::invalid(
+                "map",
+                "one of map_name or opendrive_xml is required",
+            ));
+        }
+    };
+    let fixed_delta_s = if req.fixed_delta_s == 0.0 {
+        DEFAULT_DT
+    } else {
+        req.fixed_delta_s
+    };
+    Ok(WorldSpec {
+        map,
+        fixed_delta_s,
+        seed: req.seed,
+    })
+}
+
+pub(crate) fn actor_spec_in(req: &pb::SpawnActorRequest) -> Result<ActorSpec, BridgeError> {
+    use pb::spawn_actor_request::Placement as P;
+    let kind = kind_in(req.kind)?;
+    let placement = match &req.placement {
+        Some(P::Pose(p)) => Placement::Pose(pose_in(p, "pose", false)?),
+        Some(P::LanePosition(lp)) => Placement::Lane(lane_position_in(lp, "lane_position")?),
+        None => {
+            return Err(BridgeError::invalid(
+                "placement",
+                "one of pose or lane_position is required",
+            ));
+        }
+    };
+    Ok(ActorSpec {
+        kind,
+        role: req.role.clone(),
+        name: req.name.clone(),
+        placement,
+        speed: finite("speed", req.speed)?,
+        dimensions: dimensions_in(req.dimensions.as_ref())?,
+        behavior: behavior_in(req.behavior.as_ref(), kind)?,
+    })
+}
+
+/// A sensor and the encoding of its frames.
+pub(crate) fn sensor_in(
+    spec: Option<pb::attach_sensor_request::Spec>,
+) -> Result<(SensorSpec, Encoding), BridgeError> {
+    use pb::attach_sensor_request::Spec;
+    match spec {
+        Some(Spec::Camera(c)) => {
+            let mount = match &c.mount {
+                Some(m) => pose_in(m, "camera.mount", true)?,
+                None => Pose::default(),
+            };
+            let enc = encoding_in(c.encoding, c.jpeg_quality, "camera")?;
+            let camera = CameraSpec {
+                width: c.width,
+                height: c.height,
+                fov_deg: c.fov_deg,
+                fx: c.fx,
+                fy: c.fy,
+                cx: c.cx,
+                cy: c.cy,
+                mount,
+            };
+            Ok((SensorSpec::Camera(camera), enc))
+        }
+        Some(Spec::BirdsEye(b)) => {
+            let enc = encoding_in(b.encoding, 0, "birds_eye")?;
+            let scale = if b.metres_per_pixel == 0.0 {
+                DEFAULT_BEV_SCALE
+            } else {
+                b.metres_per_pixel
+            };
+            let bev = BirdsEyeSpec {
+                width: b.width,
+                height: b.height,
+                metres_per_pixel: scale,
+            };
+            Ok((SensorSpec::BirdsEye(bev), enc))
+        }
+        None => Err(BridgeError::invalid(
+            "spec",
+            "one of camera or birds_eye is required",
+        )),
+    }
+}
+
+/// A `Step`'s commands: each gives a control (an external vehicle) or a
+/// state (a scripted actor), never both. `steps` 0 is 1.
+pub(crate) fn step_in(req: &pb::StepRequest, max_steps: u32) -> Result<StepInput, BridgeError> {
+    let steps = req.steps.max(1);
+    if steps > max_steps {
+        return Err(BridgeError::invalid(
+            "steps",
+            format!("{steps} exceeds the limit of {max_steps} per call"),
+        ));
+    }
+    let mut input = StepInput {
+        controls: Vec::with_capacity(req.commands.len()),
+        states: Vec::new(),
+        steps,
+        render: req.render,
+    };
+    for (i, c) in req.commands.iter().enumerate() {
+        match (&c.control, &c.state) {
+            (Some(ctl), None) => {
+                let ctl = VehicleControl {
+                    throttle: finite(&format!("commands[{i}].control.throttle"), ctl.throttle)?,
+                    brake: finite(&format!("commands[{i}].control.brake"), ctl.brake)?,
+                    steer: finite(&format!("commands[{i}].control.steer"), ctl.steer)?,
+                };
+                input.controls.push((c.actor_id, ctl));
+            }
+            (None, Some(st)) => {
+                let field = format!("commands[{i}].state");
+                let pose = st
+                    .pose
+                    .as_ref()
+                    .ok_or_else(|| BridgeError::invalid(format!("{field}.pose"), "is required"))?;
+                input.states.push(ScriptedState {
+                    actor: c.actor_id,
+                    pose: pose_in(pose, &format!("{field}.pose"), false)?,
+                    speed: finite(&format!("{field}.speed"), st.speed)?,
+                    acceleration: finite(&format!("{field}.acceleration"), st.acceleration)?,
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(BridgeError::invalid(
+                    format!("commands[{i}]"),
+                    "give control or state, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(BridgeError::invalid(
+                    format!("commands[{i}].control"),
+                    "is required (or state, for a scripted actor)",
+                ));
+            }
+        }
+    }
+    Ok(input)
+}
+
+pub(crate) fn snapshot_out(
+    world_id: String,
+    snap: &Snapshot,
+    frames: Vec<EncodedFrame>,
+) -> pb::Snapshot {
+    pb::Snapshot {
+        world_id,
+        frame: snap.frame,
+        sim_time_s: snap.time,
+        actors: snap.actors.iter().map(actor_out).collect(),
+        events: snap.events.iter().map(event_out).collect(),
+        frames: frames.into_iter().map(frame_out).collect(),
+        traffic_lights: snap.signals.iter().map(signal_out).collect(),
+    }
+}
+
+fn frame_out(f: EncodedFrame) -> pb::SensorFrame {
+    pb::SensorFrame {
+        sensor_id: f.sensor,
+        name: f.name,
+        actor_id: f.actor,
+        frame: f.frame,
+        sim_time_s: f.sim_time_s,
+        width: f.width,
+        height: f.height,
+        encoding: encoding_out(f.encoding) as i32,
+        data: f.data,
+    }
+}
+
+/// Route waypoints (x, y; z is ignored) and the spacing, 0 meaning
+/// [`DEFAULT_SPACING`].
+pub(crate) fn route_in(req: &pb::PlanRouteRequest) -> Result<(Vec<Vec2>, f64), BridgeError> {
+    let spacing = if req.spacing == 0.0 {
+        DEFAULT_SPACING
+    } else {
+        req.spacing
+    };
+    if !spacing.is_finite() || !(0.05..=100.0).contains(&spacing) {
+        return Err(BridgeError::invalid(
+            "spacing",
+            format!("must be between 0.05 and 100 metres, got {spacing}"),
+        ));
+    }
+    let mut points = Vec::with_capacity(req.waypoints.len());
+    for (i, w) in req.waypoints.iter().enumerate() {
+        points.push(Vec2::new(
+            finite(&format!("waypoints[{i}].x"), w.x)?,
+            finite(&format!("waypoints[{i}].y"), w.y)?,
+        ));
+    }
+    Ok((points, spacing))
+}
+
+pub(crate) fn route_out(r: &PlannedRoute) -> pb::PlanRouteResponse {
+    pb::PlanRouteResponse {
+        points: r.points.iter().map(|p| vec3(*p)).collect(),
+        length: r.length,
     }
 }
 
@@ -329,11 +552,12 @@ mod tests {
 
     #[test]
     fn encodings_and_kinds() {
+        let jpeg = encoding_in(0, 0, "camera").unwrap();
         assert_eq!(
-            encoding_in(0, 0, "camera").unwrap(),
+            (jpeg, encoding_out(jpeg)),
             (Encoding::Jpeg { quality: 90 }, pb::ImageEncoding::Jpeg)
         );
-        assert_eq!(encoding_in(2, 0, "camera").unwrap().0, Encoding::Png);
+        assert_eq!(encoding_in(2, 0, "camera").unwrap(), Encoding::Png);
         assert!(
             encoding_in(9, 0, "camera")
                 .unwrap_err()

@@ -1,10 +1,13 @@
-//! The `atlas.sim.v1.Simulator` service over the built-in simulator.
+//! The `atlas.sim.v1.Simulator` service over a simulator [`Backend`].
 //!
 //! Worlds live in a table of world id → world, each behind its own mutex so
 //! independent worlds step in parallel. The table lock is only held to look
 //! a world up or to add or remove one; a world's lock is only taken on a
 //! blocking-pool thread (`spawn_blocking`), never on the async runtime,
-//! because stepping, rendering and encoding are CPU work.
+//! because stepping, rendering and encoding are CPU work (or, for a backend
+//! on a simulator server, waiting on it). The service owns what is the same
+//! for every backend: world ids and labels, the limits, request validation
+//! and defaults (`convert`), and the blocking-pool discipline.
 //!
 //! Each RPC is a thin wrapper over an `inner_*` function returning
 //! [`BridgeError`], which maps to a gRPC status in one place.
@@ -14,22 +17,11 @@ use std::sync::{Arc, Mutex};
 
 use atlas_proto::sim as pb;
 use atlas_proto::sim::simulator_server::Simulator;
-use atlas_sim::{
-    ActorSpec, BirdsEyeSpec, CameraSpec, Encoding, Map, Placement, SensorId, SensorSpec, Vec2,
-    VehicleControl, World,
-};
 use tonic::{Request, Response, Status};
 
+use crate::backend::{Backend, BackendWorld, RoadNetwork};
 use crate::convert::*;
 use crate::error::BridgeError;
-use crate::maps::MapStore;
-
-/// Default fixed step, seconds (20 Hz).
-pub const DEFAULT_DT: f64 = 0.05;
-/// Default route spacing, metres.
-pub const DEFAULT_SPACING: f64 = 1.0;
-/// Default bird's-eye scale, metres per pixel.
-pub const DEFAULT_BEV_SCALE: f64 = 0.2;
 
 /// Limits the service enforces.
 #[derive(Clone, Copy, Debug)]
@@ -39,43 +31,16 @@ pub struct Limits {
     pub max_steps_per_call: u32,
 }
 
-/// Snapshots kept per world.
-pub const MAX_SNAPSHOTS: usize = 64;
-
-#[derive(Clone)]
-struct Saved {
-    world: World,
-    encodings: BTreeMap<SensorId, (Encoding, pb::ImageEncoding)>,
-}
-
-struct WorldState {
-    world: World,
-    encodings: BTreeMap<SensorId, (Encoding, pb::ImageEncoding)>,
-    snapshots: BTreeMap<String, Saved>,
-    next_snapshot: u64,
-}
-
-impl WorldState {
-    fn new(world: World) -> Self {
-        Self {
-            world,
-            encodings: BTreeMap::new(),
-            snapshots: BTreeMap::new(),
-            next_snapshot: 1,
-        }
-    }
-}
-
 #[derive(Clone)]
 struct WorldEntry {
-    map: Arc<Map>,
+    roads: Arc<dyn RoadNetwork>,
     label: String,
-    state: Arc<Mutex<WorldState>>,
+    world: Arc<Mutex<Box<dyn BackendWorld>>>,
 }
 
 /// The simulator service.
 pub struct SimulatorService {
-    maps: Arc<MapStore>,
+    backend: Arc<dyn Backend>,
     worlds: Mutex<BTreeMap<String, WorldEntry>>,
     limits: Limits,
 }
@@ -96,10 +61,31 @@ fn reply<T>(op: &'static str, r: Result<T, BridgeError>) -> Reply<T> {
     }
 }
 
+/// Runs blocking backend work on the blocking pool.
+async fn blocking<T, F>(f: F) -> Result<T, BridgeError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, BridgeError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await?
+}
+
+/// Drops a world on the blocking pool: releasing one may be blocking work
+/// (a simulator server destroying its actors).
+async fn release<T: Send + 'static>(world: T) {
+    if let Err(e) = tokio::task::spawn_blocking(move || drop(world)).await {
+        tracing::error!(error = %e, "releasing a world failed");
+    }
+}
+
+fn new_world_id() -> String {
+    format!("w-{}", uuid::Uuid::new_v4().simple())
+}
+
 impl SimulatorService {
-    pub fn new(maps: Arc<MapStore>, limits: Limits) -> Self {
+    pub fn new(backend: Arc<dyn Backend>, limits: Limits) -> Self {
         Self {
-            maps,
+            backend,
             worlds: Mutex::new(BTreeMap::new()),
             limits,
         }
@@ -123,20 +109,55 @@ impl SimulatorService {
             .ok_or_else(|| BridgeError::UnknownWorld(id.to_owned()))
     }
 
-    /// Runs `f` on a world's state on the blocking pool.
+    /// Runs `f` on a world on the blocking pool.
     async fn with_world<T, F>(&self, id: &str, f: F) -> Result<T, BridgeError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut WorldState) -> Result<T, BridgeError> + Send + 'static,
+        F: FnOnce(&mut dyn BackendWorld) -> Result<T, BridgeError> + Send + 'static,
     {
         let entry = self.entry(id)?;
-        tokio::task::spawn_blocking(move || {
-            let mut state = entry.state.lock().map_err(|_| {
+        blocking(move || {
+            let mut world = entry.world.lock().map_err(|_| {
                 BridgeError::Internal("world state lost after an earlier failure".into())
             })?;
-            f(&mut state)
+            f(&mut **world)
         })
-        .await?
+        .await
+    }
+
+    /// Adds a world under a new id, unless `max_worlds` are alive (the
+    /// refused world is released).
+    async fn insert(
+        &self,
+        world: Box<dyn BackendWorld>,
+        label: String,
+    ) -> Result<String, BridgeError> {
+        let id = new_world_id();
+        let entry = WorldEntry {
+            roads: world.road_network(),
+            label,
+            world: Arc::new(Mutex::new(world)),
+        };
+        let refused = {
+            let mut table = self.table()?;
+            if table.len() >= self.limits.max_worlds {
+                Some(entry)
+            } else {
+                table.insert(id.clone(), entry);
+                None
+            }
+        };
+        match refused {
+            None => Ok(id),
+            Some(entry) => {
+                release(entry).await;
+                Err(BridgeError::Exhausted {
+                    what: "worlds",
+                    limit: self.limits.max_worlds,
+                    retry_after: None,
+                })
+            }
+        }
     }
 
     /// Number of live worlds.
@@ -149,44 +170,15 @@ impl SimulatorService {
         &self,
         req: pb::CreateWorldRequest,
     ) -> Result<pb::CreateWorldResponse, BridgeError> {
-        use pb::create_world_request::Map as M;
-        let map = match req.map {
-            Some(M::MapName(name)) => self.maps.get(&name).await?,
-            Some(M::OpendriveXml(xml)) => Arc::new(
-                tokio::task::spawn_blocking(move || Map::from_xml(&xml, "opendrive_xml")).await??,
-            ),
-            None => {
-                return Err(BridgeError::invalid(
-                    "map",
-                    "one of map_name or opendrive_xml is required",
-                ));
-            }
-        };
-        let dt = if req.fixed_delta_s == 0.0 {
-            DEFAULT_DT
-        } else {
-            req.fixed_delta_s
-        };
-        let world = World::new(map.clone(), dt, req.seed)?;
-        let id = format!("w-{}", uuid::Uuid::new_v4().simple());
-        {
-            let mut table = self.table()?;
-            if table.len() >= self.limits.max_worlds {
-                return Err(BridgeError::Exhausted {
-                    what: "worlds",
-                    limit: self.limits.max_worlds,
-                });
-            }
-            table.insert(
-                id.clone(),
-                WorldEntry {
-                    map: map.clone(),
-                    label: req.label.clone(),
-                    state: Arc::new(Mutex::new(WorldState::new(world))),
-                },
-            );
-        }
-        tracing::info!(world_id = %id, map = map.name(), label = %req.label, dt, seed = req.seed, "world created");
+        let label = req.label.clone();
+        let spec = world_spec_in(req)?;
+        let seed = spec.seed;
+        let backend = self.backend.clone();
+        let world = blocking(move || backend.create_world(spec)).await?;
+        let dt = world.fixed_delta_s();
+        let map = world.road_network().summary();
+        let id = self.insert(world, label.clone()).await?;
+        tracing::info!(world_id = %id, map = %map.name, label = %label, dt, seed, "world created");
         Ok(pb::CreateWorldResponse {
             world_id: id,
             map: Some(map_info(&map)),
@@ -195,7 +187,7 @@ impl SimulatorService {
     }
 
     #[tracing::instrument(skip_all, fields(world_id = %req.world_id))]
-    fn inner_destroy_world(
+    async fn inner_destroy_world(
         &self,
         req: pb::DestroyWorldRequest,
     ) -> Result<pb::DestroyWorldResponse, BridgeError> {
@@ -206,6 +198,7 @@ impl SimulatorService {
         match removed {
             Some(e) => {
                 tracing::info!(world_id = %req.world_id, label = %e.label, "world destroyed");
+                release(e).await;
                 Ok(pb::DestroyWorldResponse {})
             }
             None => Err(BridgeError::UnknownWorld(req.world_id)),
@@ -217,36 +210,17 @@ impl SimulatorService {
         &self,
         req: pb::SpawnActorRequest,
     ) -> Result<pb::SpawnActorResponse, BridgeError> {
-        use pb::spawn_actor_request::Placement as P;
-        let kind = kind_in(req.kind)?;
-        let placement = match &req.placement {
-            Some(P::Pose(p)) => Placement::Pose(pose_in(p, "pose", false)?),
-            Some(P::LanePosition(lp)) => Placement::Lane(lane_position_in(lp, "lane_position")?),
-            None => {
-                return Err(BridgeError::invalid(
-                    "placement",
-                    "one of pose or lane_position is required",
-                ));
-            }
-        };
-        let spec = ActorSpec {
-            kind,
-            role: req.role.clone(),
-            name: req.name.clone(),
-            placement,
-            speed: finite("speed", req.speed)?,
-            dimensions: dimensions_in(req.dimensions.as_ref())?,
-            behavior: behavior_in(req.behavior.as_ref(), kind)?,
-        };
+        let spec = actor_spec_in(&req)?;
         let max = self.limits.max_actors;
-        self.with_world(&req.world_id, move |st| {
-            if st.world.actor_count() >= max {
+        self.with_world(&req.world_id, move |w| {
+            if w.actor_count() >= max {
                 return Err(BridgeError::Exhausted {
                     what: "actors per world",
                     limit: max,
+                    retry_after: None,
                 });
             }
-            let (id, pose) = st.world.spawn(spec)?;
+            let (id, pose) = w.spawn_actor(spec)?;
             Ok(pb::SpawnActorResponse {
                 actor_id: id,
                 pose: Some(pose_out(&pose)),
@@ -261,18 +235,30 @@ impl SimulatorService {
         req: pb::SpawnTrafficRequest,
     ) -> Result<pb::SpawnTrafficResponse, BridgeError> {
         let max = self.limits.max_actors;
-        self.with_world(&req.world_id, move |st| {
+        self.with_world(&req.world_id, move |w| {
             let want = req.vehicles as usize + req.pedestrians as usize;
-            if st.world.actor_count() + want > max {
+            if w.actor_count() + want > max {
                 return Err(BridgeError::Exhausted {
                     what: "actors per world",
                     limit: max,
+                    retry_after: None,
                 });
             }
-            let actor_ids = st
-                .world
-                .spawn_traffic(req.vehicles, req.pedestrians, req.seed)?;
+            let actor_ids = w.spawn_traffic(req.vehicles, req.pedestrians, req.seed)?;
             Ok(pb::SpawnTrafficResponse { actor_ids })
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(world_id = %req.world_id, actor_id = req.actor_id))]
+    async fn inner_destroy_actor(
+        &self,
+        req: pb::DestroyActorRequest,
+    ) -> Result<pb::DestroyActorResponse, BridgeError> {
+        let id = req.actor_id;
+        self.with_world(&req.world_id, move |w| {
+            w.destroy_actor(id)?;
+            Ok(pb::DestroyActorResponse {})
         })
         .await
     }
@@ -282,26 +268,13 @@ impl SimulatorService {
         &self,
         req: pb::SnapshotWorldRequest,
     ) -> Result<pb::SnapshotWorldResponse, BridgeError> {
-        self.with_world(&req.world_id, move |st| {
-            if st.snapshots.len() >= MAX_SNAPSHOTS {
-                return Err(BridgeError::Exhausted {
-                    what: "snapshots per world",
-                    limit: MAX_SNAPSHOTS,
-                });
-            }
-            let id = format!("s-{}", st.next_snapshot);
-            st.next_snapshot += 1;
-            st.snapshots.insert(
-                id.clone(),
-                Saved {
-                    world: st.world.clone(),
-                    encodings: st.encodings.clone(),
-                },
-            );
+        self.with_world(&req.world_id, move |w| {
+            let snapshot_id = w.snapshot()?;
+            let clock = w.clock();
             Ok(pb::SnapshotWorldResponse {
-                snapshot_id: id,
-                frame: st.world.frame(),
-                sim_time_s: st.world.time(),
+                snapshot_id,
+                frame: clock.frame,
+                sim_time_s: clock.sim_time_s,
             })
         })
         .await
@@ -312,17 +285,12 @@ impl SimulatorService {
         &self,
         req: pb::RestoreWorldRequest,
     ) -> Result<pb::RestoreWorldResponse, BridgeError> {
-        self.with_world(&req.world_id, move |st| {
-            let saved = st
-                .snapshots
-                .get(&req.snapshot_id)
-                .ok_or_else(|| BridgeError::UnknownSnapshot(req.snapshot_id.clone()))?
-                .clone();
-            st.world = saved.world;
-            st.encodings = saved.encodings;
+        self.with_world(&req.world_id, move |w| {
+            w.restore(&req.snapshot_id)?;
+            let clock = w.clock();
             Ok(pb::RestoreWorldResponse {
-                frame: st.world.frame(),
-                sim_time_s: st.world.time(),
+                frame: clock.frame,
+                sim_time_s: clock.sim_time_s,
             })
         })
         .await
@@ -335,45 +303,21 @@ impl SimulatorService {
     ) -> Result<pb::ForkWorldResponse, BridgeError> {
         let source = self.entry(&req.world_id)?;
         let snapshot_id = req.snapshot_id.clone();
-        let saved = self
-            .with_world(&req.world_id, move |st| {
-                st.snapshots
-                    .get(&snapshot_id)
-                    .cloned()
-                    .ok_or(BridgeError::UnknownSnapshot(snapshot_id))
-            })
+        let fork = self
+            .with_world(&req.world_id, move |w| w.fork(&snapshot_id))
             .await?;
-        let (frame, time) = (saved.world.frame(), saved.world.time());
+        let clock = fork.clock();
         let label = if req.label.is_empty() {
             source.label.clone()
         } else {
             req.label.clone()
         };
-        let id = format!("w-{}", uuid::Uuid::new_v4().simple());
-        {
-            let mut table = self.table()?;
-            if table.len() >= self.limits.max_worlds {
-                return Err(BridgeError::Exhausted {
-                    what: "worlds",
-                    limit: self.limits.max_worlds,
-                });
-            }
-            let mut state = WorldState::new(saved.world);
-            state.encodings = saved.encodings;
-            table.insert(
-                id.clone(),
-                WorldEntry {
-                    map: source.map.clone(),
-                    label: label.clone(),
-                    state: Arc::new(Mutex::new(state)),
-                },
-            );
-        }
-        tracing::info!(world_id = %id, source = %req.world_id, label = %label, frame, "world forked");
+        let id = self.insert(fork, label.clone()).await?;
+        tracing::info!(world_id = %id, source = %req.world_id, label = %label, frame = clock.frame, "world forked");
         Ok(pb::ForkWorldResponse {
             world_id: id,
-            frame,
-            sim_time_s: time,
+            frame: clock.frame,
+            sim_time_s: clock.sim_time_s,
         })
     }
 
@@ -382,160 +326,23 @@ impl SimulatorService {
         &self,
         req: pb::AttachSensorRequest,
     ) -> Result<pb::AttachSensorResponse, BridgeError> {
-        use pb::attach_sensor_request::Spec;
-        let (spec, enc) = match req.spec {
-            Some(Spec::Camera(c)) => {
-                let mount = match &c.mount {
-                    Some(m) => pose_in(m, "camera.mount", true)?,
-                    None => atlas_sim::Pose::default(),
-                };
-                let enc = encoding_in(c.encoding, c.jpeg_quality, "camera")?;
-                (
-                    SensorSpec::Camera(CameraSpec {
-                        width: c.width,
-                        height: c.height,
-                        fov_deg: c.fov_deg,
-                        fx: c.fx,
-                        fy: c.fy,
-                        cx: c.cx,
-                        cy: c.cy,
-                        mount,
-                    }),
-                    enc,
-                )
-            }
-            Some(Spec::BirdsEye(b)) => {
-                let enc = encoding_in(b.encoding, 0, "birds_eye")?;
-                let scale = if b.metres_per_pixel == 0.0 {
-                    DEFAULT_BEV_SCALE
-                } else {
-                    b.metres_per_pixel
-                };
-                (
-                    SensorSpec::BirdsEye(BirdsEyeSpec {
-                        width: b.width,
-                        height: b.height,
-                        metres_per_pixel: scale,
-                    }),
-                    enc,
-                )
-            }
-            None => {
-                return Err(BridgeError::invalid(
-                    "spec",
-                    "one of camera or birds_eye is required",
-                ));
-            }
-        };
+        let (spec, encoding) = sensor_in(req.spec)?;
         let (actor, name) = (req.actor_id, req.name);
-        self.with_world(&req.world_id, move |st| {
-            let id = st.world.attach_sensor(actor, &name, spec)?;
-            st.encodings.insert(id, enc);
-            Ok(pb::AttachSensorResponse { sensor_id: id })
+        self.with_world(&req.world_id, move |w| {
+            let sensor_id = w.attach_sensor(actor, &name, spec, encoding)?;
+            Ok(pb::AttachSensorResponse { sensor_id })
         })
         .await
     }
 
     #[tracing::instrument(skip_all, fields(world_id = %req.world_id, steps = req.steps, render = req.render))]
     async fn inner_step(&self, req: pb::StepRequest) -> Result<pb::StepResponse, BridgeError> {
-        let steps = req.steps.max(1);
-        if steps > self.limits.max_steps_per_call {
-            return Err(BridgeError::invalid(
-                "steps",
-                format!(
-                    "{steps} exceeds the limit of {} per call",
-                    self.limits.max_steps_per_call
-                ),
-            ));
-        }
-        let mut commands = Vec::with_capacity(req.commands.len());
-        let mut states = Vec::new();
-        for (i, c) in req.commands.iter().enumerate() {
-            match (&c.control, &c.state) {
-                (Some(ctl), None) => {
-                    let ctl = VehicleControl {
-                        throttle: finite(&format!("commands[{i}].control.throttle"), ctl.throttle)?,
-                        brake: finite(&format!("commands[{i}].control.brake"), ctl.brake)?,
-                        steer: finite(&format!("commands[{i}].control.steer"), ctl.steer)?,
-                    };
-                    commands.push((c.actor_id, ctl));
-                }
-                (None, Some(st)) => {
-                    let field = format!("commands[{i}].state");
-                    let pose = st.pose.as_ref().ok_or_else(|| {
-                        BridgeError::invalid(format!("{field}.pose"), "is required")
-                    })?;
-                    let pose = pose_in(pose, &format!("{field}.pose"), false)?;
-                    let speed = finite(&format!("{field}.speed"), st.speed)?;
-                    let accel = finite(&format!("{field}.acceleration"), st.acceleration)?;
-                    states.push((c.actor_id, pose, speed, accel));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(BridgeError::invalid(
-                        format!("commands[{i}]"),
-                        "give control or state, not both",
-                    ));
-                }
-                (None, None) => {
-                    return Err(BridgeError::invalid(
-                        format!("commands[{i}].control"),
-                        "is required (or state, for a scripted actor)",
-                    ));
-                }
-            }
-        }
+        let input = step_in(&req, self.limits.max_steps_per_call)?;
         let world_id = req.world_id.clone();
-        let render = req.render;
-        self.with_world(&req.world_id, move |st| {
-            // Check every command before changing anything.
-            for &(id, c) in &commands {
-                st.world.check_control(id, c)?;
-            }
-            for (id, pose, speed, accel) in &states {
-                st.world.check_state(*id, pose, *speed, *accel)?;
-            }
-            for &(id, c) in &commands {
-                st.world.set_control(id, c)?;
-            }
-            for &(id, pose, speed, accel) in &states {
-                st.world.set_state(id, pose, speed, accel)?;
-            }
-            for _ in 0..steps {
-                st.world.step();
-            }
-            let snap = st.world.snapshot();
-            let mut frames = Vec::new();
-            if render {
-                for f in st.world.render_all() {
-                    let (enc, pb_enc) = st
-                        .encodings
-                        .get(&f.sensor)
-                        .copied()
-                        .unwrap_or((Encoding::Jpeg { quality: 90 }, pb::ImageEncoding::Jpeg));
-                    let data = atlas_sim::encode(&f.image, enc)?;
-                    frames.push(pb::SensorFrame {
-                        sensor_id: f.sensor,
-                        name: f.name,
-                        actor_id: f.actor,
-                        frame: f.frame,
-                        sim_time_s: f.time,
-                        width: f.image.width,
-                        height: f.image.height,
-                        encoding: pb_enc as i32,
-                        data,
-                    });
-                }
-            }
+        self.with_world(&req.world_id, move |w| {
+            let out = w.step(input)?;
             Ok(pb::StepResponse {
-                snapshot: Some(pb::Snapshot {
-                    world_id,
-                    frame: snap.frame,
-                    sim_time_s: snap.time,
-                    actors: snap.actors.iter().map(actor_out).collect(),
-                    events: snap.events.iter().map(event_out).collect(),
-                    frames,
-                    traffic_lights: snap.signals.iter().map(signal_out).collect(),
-                }),
+                snapshot: Some(snapshot_out(world_id, &out.snapshot, out.frames)),
             })
         })
         .await
@@ -546,43 +353,23 @@ impl SimulatorService {
         &self,
         req: pb::PlanRouteRequest,
     ) -> Result<pb::PlanRouteResponse, BridgeError> {
-        let map = self.entry(&req.world_id)?.map;
-        let spacing = if req.spacing == 0.0 {
-            DEFAULT_SPACING
-        } else {
-            req.spacing
-        };
-        if !spacing.is_finite() || !(0.05..=100.0).contains(&spacing) {
-            return Err(BridgeError::invalid(
-                "spacing",
-                format!("must be between 0.05 and 100 metres, got {spacing}"),
-            ));
-        }
-        let mut points = Vec::with_capacity(req.waypoints.len());
-        for (i, w) in req.waypoints.iter().enumerate() {
-            points.push(Vec2::new(
-                finite(&format!("waypoints[{i}].x"), w.x)?,
-                finite(&format!("waypoints[{i}].y"), w.y)?,
-            ));
-        }
-        let route = tokio::task::spawn_blocking(move || map.plan_route(&points, spacing)).await??;
-        Ok(pb::PlanRouteResponse {
-            points: route.points.iter().map(|p| vec3(*p)).collect(),
-            length: route.length,
-        })
+        let roads = self.entry(&req.world_id)?.roads;
+        let (points, spacing) = route_in(&req)?;
+        let route = blocking(move || roads.plan_route(&points, spacing)).await?;
+        Ok(route_out(&route))
     }
 
     #[tracing::instrument(skip_all, fields(world_id = %req.world_id))]
-    fn inner_lane_pose(
+    async fn inner_lane_pose(
         &self,
         req: pb::LanePoseRequest,
     ) -> Result<pb::LanePoseResponse, BridgeError> {
-        let map = self.entry(&req.world_id)?.map;
+        let roads = self.entry(&req.world_id)?.roads;
         let Some(lp) = &req.lane_position else {
             return Err(BridgeError::invalid("lane_position", "is required"));
         };
         let lp = lane_position_in(lp, "lane_position")?;
-        let pose = map.lane_pose(&lp)?;
+        let pose = blocking(move || roads.lane_pose(&lp)).await?;
         Ok(pb::LanePoseResponse {
             pose: Some(pose_out(&pose)),
         })
@@ -602,14 +389,17 @@ impl Simulator for SimulatorService {
         &self,
         r: Request<pb::DestroyWorldRequest>,
     ) -> Reply<pb::DestroyWorldResponse> {
-        reply("DestroyWorld", self.inner_destroy_world(r.into_inner()))
+        reply(
+            "DestroyWorld",
+            self.inner_destroy_world(r.into_inner()).await,
+        )
     }
 
     async fn list_maps(&self, _: Request<pb::ListMapsRequest>) -> Reply<pb::ListMapsResponse> {
         reply(
             "ListMaps",
             Ok(pb::ListMapsResponse {
-                names: self.maps.names(),
+                names: self.backend.map_names(),
             }),
         )
     }
@@ -640,7 +430,7 @@ impl Simulator for SimulatorService {
     }
 
     async fn lane_pose(&self, r: Request<pb::LanePoseRequest>) -> Reply<pb::LanePoseResponse> {
-        reply("LanePose", self.inner_lane_pose(r.into_inner()))
+        reply("LanePose", self.inner_lane_pose(r.into_inner()).await)
     }
 
     async fn spawn_traffic(
@@ -681,15 +471,234 @@ impl Simulator for SimulatorService {
         &self,
         r: Request<pb::DestroyActorRequest>,
     ) -> Reply<pb::DestroyActorResponse> {
-        let req = r.into_inner();
-        let id = req.actor_id;
         reply(
             "DestroyActor",
-            self.with_world(&req.world_id, move |st| {
-                st.world.destroy(id)?;
-                Ok(pb::DestroyActorResponse {})
-            })
-            .await,
+            self.inner_destroy_actor(r.into_inner()).await,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use atlas_proto::reason::{self, Reason};
+    use atlas_sim::{ActorId, ActorSpec, Encoding, Pose, SensorId, SensorSpec};
+    use tonic::Code;
+
+    use super::*;
+    use crate::backend::builtin::Builtin;
+    use crate::backend::{StepInput, StepOutput, WorldClock, WorldSpec};
+
+    fn builtin() -> Builtin {
+        Builtin::open(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../maps")).unwrap()
+    }
+
+    fn service(backend: impl Backend, max_worlds: usize) -> SimulatorService {
+        SimulatorService::new(
+            Arc::new(backend),
+            Limits {
+                max_worlds,
+                max_actors: 10,
+                max_steps_per_call: 10,
+            },
+        )
+    }
+
+    async fn create(s: &SimulatorService) -> Result<pb::CreateWorldResponse, Status> {
+        let req = pb::CreateWorldRequest {
+            map: Some(pb::create_world_request::Map::MapName("atlas_loop".into())),
+            ..Default::default()
+        };
+        s.create_world(Request::new(req))
+            .await
+            .map(Response::into_inner)
+    }
+
+    async fn destroy(s: &SimulatorService, world_id: String) {
+        s.destroy_world(Request::new(pb::DestroyWorldRequest { world_id }))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_builtin_backend_gets_no_world_beyond_max_worlds() {
+        let s = service(builtin(), 1);
+        let first = create(&s).await.unwrap();
+        assert_eq!(first.map.unwrap().name, "atlas_loop");
+        assert_eq!(first.fixed_delta_s, crate::convert::DEFAULT_DT);
+        let err = create(&s).await.unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert_eq!(reason::reason(&err), Some(Reason::Overloaded));
+        assert_eq!(err.message(), "worlds: limit of 1 reached");
+        // The bridge cannot tell when a world will be free: no hint.
+        assert_eq!(atlas_rt::retry::retry_after(&err), None);
+        assert_eq!(s.world_count(), 1);
+
+        // A fork is a world too.
+        let snap = s
+            .snapshot_world(Request::new(pb::SnapshotWorldRequest {
+                world_id: first.world_id.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let err = s
+            .fork_world(Request::new(pb::ForkWorldRequest {
+                world_id: first.world_id.clone(),
+                snapshot_id: snap.snapshot_id,
+                label: String::new(),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert_eq!(s.world_count(), 1);
+
+        destroy(&s, first.world_id).await;
+        create(&s).await.unwrap();
+    }
+
+    /// A simulator server that holds one world at a time, as a CARLA server
+    /// does: the built-in backend with a one-world slot that a world frees
+    /// when it is dropped.
+    struct OneWorld {
+        inner: Builtin,
+        busy: Arc<AtomicBool>,
+    }
+
+    const BUSY_HINT: Duration = Duration::from_millis(750);
+
+    impl Backend for OneWorld {
+        fn map_names(&self) -> Vec<String> {
+            self.inner.map_names()
+        }
+
+        fn warm_up(&self, maps: &[String]) -> Result<Vec<String>, BridgeError> {
+            self.inner.warm_up(maps)
+        }
+
+        fn create_world(&self, spec: WorldSpec) -> Result<Box<dyn BackendWorld>, BridgeError> {
+            if self.busy.swap(true, Ordering::SeqCst) {
+                return Err(BridgeError::Exhausted {
+                    what: "worlds of this simulator server",
+                    limit: 1,
+                    retry_after: Some(BUSY_HINT),
+                });
+            }
+            match self.inner.create_world(spec) {
+                Ok(inner) => Ok(Box::new(Held {
+                    inner,
+                    busy: self.busy.clone(),
+                })),
+                Err(e) => {
+                    self.busy.store(false, Ordering::SeqCst);
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The one world of [`OneWorld`]; dropping it frees the server.
+    struct Held {
+        inner: Box<dyn BackendWorld>,
+        busy: Arc<AtomicBool>,
+    }
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.busy.store(false, Ordering::SeqCst);
+        }
+    }
+
+    impl BackendWorld for Held {
+        fn road_network(&self) -> Arc<dyn RoadNetwork> {
+            self.inner.road_network()
+        }
+        fn fixed_delta_s(&self) -> f64 {
+            self.inner.fixed_delta_s()
+        }
+        fn clock(&self) -> WorldClock {
+            self.inner.clock()
+        }
+        fn actor_count(&self) -> usize {
+            self.inner.actor_count()
+        }
+        fn spawn_actor(&mut self, spec: ActorSpec) -> Result<(ActorId, Pose), BridgeError> {
+            self.inner.spawn_actor(spec)
+        }
+        fn spawn_traffic(
+            &mut self,
+            vehicles: u32,
+            pedestrians: u32,
+            seed: u64,
+        ) -> Result<Vec<ActorId>, BridgeError> {
+            self.inner.spawn_traffic(vehicles, pedestrians, seed)
+        }
+        fn destroy_actor(&mut self, id: ActorId) -> Result<(), BridgeError> {
+            self.inner.destroy_actor(id)
+        }
+        fn attach_sensor(
+            &mut self,
+            actor: ActorId,
+            name: &str,
+            spec: SensorSpec,
+            encoding: Encoding,
+        ) -> Result<SensorId, BridgeError> {
+            self.inner.attach_sensor(actor, name, spec, encoding)
+        }
+        fn step(&mut self, input: StepInput) -> Result<StepOutput, BridgeError> {
+            self.inner.step(input)
+        }
+        fn snapshot(&mut self) -> Result<String, BridgeError> {
+            self.inner.snapshot()
+        }
+        fn restore(&mut self, snapshot_id: &str) -> Result<(), BridgeError> {
+            self.inner.restore(snapshot_id)
+        }
+        fn fork(&self, _: &str) -> Result<Box<dyn BackendWorld>, BridgeError> {
+            Err(BridgeError::Unsupported("forking a world"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_one_world_backend_refuses_the_second_with_a_retry_hint() {
+        let s = service(
+            OneWorld {
+                inner: builtin(),
+                busy: Arc::default(),
+            },
+            64,
+        );
+        let first = create(&s).await.unwrap();
+        let err = create(&s).await.unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert_eq!(reason::reason(&err), Some(Reason::Overloaded));
+        assert_eq!(atlas_rt::retry::retry_after(&err), Some(BUSY_HINT));
+        assert_eq!(err.metadata().get("retry-after-ms").unwrap(), "750");
+        assert_eq!(err.metadata().get("grpc-retry-pushback-ms").unwrap(), "750");
+
+        // What the backend cannot do is UNIMPLEMENTED, not a failure.
+        let snap = s
+            .snapshot_world(Request::new(pb::SnapshotWorldRequest {
+                world_id: first.world_id.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let err = s
+            .fork_world(Request::new(pb::ForkWorldRequest {
+                world_id: first.world_id.clone(),
+                snapshot_id: snap.snapshot_id,
+                label: String::new(),
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
+
+        // Destroying the world releases the server's slot.
+        destroy(&s, first.world_id).await;
+        create(&s).await.unwrap();
     }
 }

@@ -1,12 +1,12 @@
-//! The maps directory: which maps exist by name, and each map parsed at
-//! most once and shared (as `Arc<Map>`) by every world created on it.
+//! The built-in backend's maps directory: which maps exist by name, and
+//! each map parsed at most once and shared (as `Arc<Map>`) by every world
+//! created on it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use atlas_sim::Map;
-use tokio::sync::OnceCell;
 
 use crate::error::BridgeError;
 
@@ -16,8 +16,15 @@ const MAX_DEPTH: usize = 4;
 pub struct MapStore {
     dir: PathBuf,
     files: BTreeMap<String, PathBuf>,
-    loaded: Mutex<BTreeMap<String, Arc<OnceCell<Arc<Map>>>>>,
+    /// One slot per map name; a slot's lock is held while its map parses,
+    /// so concurrent first uses of a map parse it once, and other maps
+    /// parse meanwhile. A failed parse leaves the slot empty (the next use
+    /// tries again).
+    loaded: Mutex<BTreeMap<String, Arc<Slot>>>,
 }
+
+/// A map parsed on first use: empty until then.
+type Slot = Mutex<Option<Arc<Map>>>;
 
 impl MapStore {
     /// Lists the `.xodr` files under `dir` (blocking file-system access).
@@ -44,42 +51,37 @@ impl MapStore {
         self.files.contains_key(name)
     }
 
-    /// The map called `name`, parsed on first use (off the async runtime).
-    pub async fn get(&self, name: &str) -> Result<Arc<Map>, BridgeError> {
-        let Some(path) = self.files.get(name).cloned() else {
+    /// The map called `name`, parsed on first use. Blocking: call it off
+    /// the async runtime.
+    pub fn get(&self, name: &str) -> Result<Arc<Map>, BridgeError> {
+        let Some(path) = self.files.get(name) else {
             let known = self.names().join(", ");
             return Err(BridgeError::UnknownMap {
                 name: name.to_owned(),
                 known,
             });
         };
-        let cell = {
-            let mut loaded = self
-                .loaded
-                .lock()
-                .map_err(|_| BridgeError::Internal("map cache lock poisoned".into()))?;
+        let lost = || BridgeError::Internal("map cache lock poisoned".into());
+        let slot = {
+            let mut loaded = self.loaded.lock().map_err(|_| lost())?;
             loaded.entry(name.to_owned()).or_default().clone()
         };
-        let name = name.to_owned();
-        let map = cell
-            .get_or_try_init(|| async move {
-                let started = std::time::Instant::now();
-                let map = tokio::task::spawn_blocking(move || {
-                    let odr = atlas_sim::opendrive::parse_file(&path)?;
-                    Map::from_opendrive(odr, &name, &path.display().to_string())
-                })
-                .await??;
-                tracing::info!(
-                    map = map.name(),
-                    roads = map.roads().len(),
-                    junctions = map.junction_count(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "map loaded"
-                );
-                Ok::<_, BridgeError>(Arc::new(map))
-            })
-            .await?;
-        Ok(map.clone())
+        let mut slot = slot.lock().map_err(|_| lost())?;
+        if let Some(map) = &*slot {
+            return Ok(map.clone());
+        }
+        let started = std::time::Instant::now();
+        let odr = atlas_sim::opendrive::parse_file(path)?;
+        let map = Arc::new(Map::from_opendrive(odr, name, &path.display().to_string())?);
+        tracing::info!(
+            map = map.name(),
+            roads = map.roads().len(),
+            junctions = map.junction_count(),
+            ms = started.elapsed().as_millis() as u64,
+            "map loaded"
+        );
+        *slot = Some(map.clone());
+        Ok(map)
     }
 }
 
@@ -133,8 +135,8 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../maps")
     }
 
-    #[tokio::test]
-    async fn scans_and_loads_once() {
+    #[test]
+    fn scans_and_loads_once() {
         let store = MapStore::scan(&maps_dir()).unwrap();
         let names = store.names();
         assert!(names.contains(&"Town01".to_string()), "{names:?}");
@@ -142,11 +144,11 @@ mod tests {
             names.contains(&"alks/alks_road_straight".to_string()),
             "{names:?}"
         );
-        let a = store.get("atlas_loop").await.unwrap();
-        let b = store.get("atlas_loop").await.unwrap();
+        let a = store.get("atlas_loop").unwrap();
+        let b = store.get("atlas_loop").unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(a.name(), "atlas_loop");
-        let err = store.get("Nowhere").await.unwrap_err();
+        let err = store.get("Nowhere").unwrap_err();
         assert!(err.to_string().contains("Town01"), "{err}");
     }
 
