@@ -8,10 +8,14 @@
 //! it last stood; at a stop sign's line that distance plus the way from the
 //! start of the step to the line is how far before the line it stood.
 //! Lane-following NPCs keep their own record of the stop sign they served
-//! (see [`super::traffic`]).
+//! (see [`super::traffic`]); their violations are the stop lines their
+//! step's move along the plan crossed against a red light or an unserved
+//! stop sign. Every violation raises a signal-violation event.
 
 use super::traffic;
-use super::{ActorKind, Behavior, LaneLocation, LightState, SignalKind, World};
+use super::{
+    ActorId, ActorKind, Behavior, Event, EventKind, LaneLocation, LightState, SignalKind, World,
+};
 use crate::math::Pose;
 
 /// Below this speed a vehicle counts as standing, m/s.
@@ -88,5 +92,50 @@ impl World {
         for si in hits {
             self.push_violation(id, si);
         }
+    }
+    /// Red lights and stop signs passed by lane-following vehicles.
+    pub(super) fn npc_violations(&mut self, follow_before: &[Option<(u32, f64)>]) {
+        if self.map.signals().is_empty() {
+            return;
+        }
+        let time = self.time();
+        let mut found = Vec::new();
+        for (i, a) in self.actors.iter().enumerate() {
+            let (Some(f), Some(b)) = (&a.follow, follow_before[i]) else {
+                continue;
+            };
+            traffic::crossed_stops(&self.map, b, &f.passed, (f.node, f.s), |si| {
+                if self.violates(si, time, f.served_stop) {
+                    found.push((a.id, si));
+                }
+            });
+        }
+        for (actor, si) in found {
+            self.push_violation(actor, si);
+        }
+    }
+
+    /// Whether passing signal `si` at `time` breaks it.
+    fn violates(&self, si: usize, time: f64, served: Option<u32>) -> bool {
+        let sigs = self.map.signals();
+        match sigs.state(si, time) {
+            LightState::Red => true,
+            LightState::Off => sigs.all()[si].kind == SignalKind::Stop && served != Some(si as u32),
+            _ => false,
+        }
+    }
+
+    /// Raises the event of `actor` violating signal `si`.
+    fn push_violation(&mut self, actor: ActorId, si: usize) {
+        let sig = &self.map.signals().all()[si];
+        self.events.push(Event {
+            frame: self.frame,
+            time: self.time(),
+            kind: EventKind::SignalViolation {
+                actor,
+                signal_id: sig.id.clone(),
+                kind: sig.kind,
+            },
+        });
     }
 }

@@ -2,6 +2,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::*;
 use crate::map::LanePosition;
+use crate::math::wrap_angle;
 
 fn maps_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../maps")
