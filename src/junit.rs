@@ -22,7 +22,7 @@ impl Rule {
     /// Why `r` fails, or None when it passes.
     pub fn failure(&self, r: &RouteRecord) -> Option<String> {
         let ds = r.scores.unwrap_or_default().score_composed;
-        if r.status != "Perfect" && r.status != "Completed" {
+        if !atlas_proto::leaderboard::completed(&r.status) {
             return Some(r.status.clone());
         }
         if let Some(min) = self.min_score

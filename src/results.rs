@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use atlas_proto::scenario::RouteRecord;
-use atlas_scenario::criteria::CATEGORIES;
+use atlas_proto::leaderboard::Category;
 use serde_json::{Value, json};
 
 /// Labels and record keys of the global infraction rates, in the Leaderboard's order.
@@ -29,7 +29,7 @@ const RATE_LABELS: [(&str, &str); 12] = [
 
 fn record_json(r: &RouteRecord) -> Value {
     let mut infractions: BTreeMap<&str, Vec<String>> =
-        CATEGORIES.iter().map(|c| (*c, Vec::new())).collect();
+        Category::ALL.iter().map(|c| (c.as_str(), Vec::new())).collect();
     for inf in &r.infractions {
         infractions
             .entry(inf.category.as_str())

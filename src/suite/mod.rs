@@ -161,7 +161,7 @@ pub fn metrics(m: &Manifest, wall_s: f64, ran_now: usize) -> Value {
     };
     let completed = records
         .iter()
-        .filter(|r| r.status == "Perfect" || r.status == "Completed")
+        .filter(|r| atlas_proto::leaderboard::completed(&r.status))
         .count();
     json!({
         "suite": m.suite,

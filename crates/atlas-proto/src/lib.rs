@@ -5,6 +5,7 @@
 //! - [`sim`]: `atlas.sim.v1`, the simulator bridge.
 //! - [`scenario`]: `atlas.scenario.v1`, the scenario runtime.
 //! - [`reason`]: machine-readable error reasons on statuses.
+//! - [`leaderboard`]: record statuses and infraction categories as enums.
 //! - [`wire`]: [`atlas_geometry`] poses to and from the wire types.
 //!
 //! The protos live in `<workspace>/proto`; `build.rs` compiles them with
@@ -12,6 +13,7 @@
 
 #![allow(clippy::doc_overindented_list_items, clippy::large_enum_variant)]
 
+pub mod leaderboard;
 pub mod reason;
 pub mod wire;
 
