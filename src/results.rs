@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use atlas_proto::scenario::RouteRecord;
 use atlas_proto::leaderboard::Category;
+use atlas_proto::scenario::RouteRecord;
 use serde_json::{Value, json};
 
 /// Labels and record keys of the global infraction rates, in the Leaderboard's order.
@@ -28,8 +28,10 @@ const RATE_LABELS: [(&str, &str); 12] = [
 ];
 
 fn record_json(r: &RouteRecord) -> Value {
-    let mut infractions: BTreeMap<&str, Vec<String>> =
-        Category::ALL.iter().map(|c| (c.as_str(), Vec::new())).collect();
+    let mut infractions: BTreeMap<&str, Vec<String>> = Category::ALL
+        .iter()
+        .map(|c| (c.as_str(), Vec::new()))
+        .collect();
     for inf in &r.infractions {
         infractions
             .entry(inf.category.as_str())

@@ -42,9 +42,7 @@ impl RunStatus {
             RunStatus::Failed(Failure::RouteDeviation) => "Failed - Agent deviated from the route",
             RunStatus::Failed(Failure::Blocked) => "Failed - Agent got blocked",
             RunStatus::Failed(Failure::Timeout) => "Failed - Agent timed out",
-            RunStatus::Failed(Failure::PolicyTerminated) => {
-                "Failed - Agent terminated the session"
-            }
+            RunStatus::Failed(Failure::PolicyTerminated) => "Failed - Agent terminated the session",
             RunStatus::Failed(Failure::SimulationEnded) => {
                 "Failed - Simulation ended before the route"
             }
@@ -153,6 +151,9 @@ mod tests {
         assert_eq!(Category::ALL[11].as_str(), "route_timeout");
         assert!(completed("Perfect") && completed("Completed"));
         assert!(!completed("Failed - Agent timed out") && !completed("Completed!"));
-        assert_eq!(RunStatus::parse("Failed - Agent got blocked"), Some(RunStatus::Failed(Failure::Blocked)));
+        assert_eq!(
+            RunStatus::parse("Failed - Agent got blocked"),
+            Some(RunStatus::Failed(Failure::Blocked))
+        );
     }
 }
