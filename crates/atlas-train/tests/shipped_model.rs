@@ -12,10 +12,7 @@ fn repo() -> PathBuf {
 #[test]
 fn shipped_model_drives_a_clear_route_closed_loop() {
     let loaded = atlas_model::load(&repo().join("models/atlas-drive-v1"), &Device::Cpu).unwrap();
-    let maps = collect::load_maps(&[
-        repo().join("maps/Town01.xodr")
-    ])
-    .unwrap();
+    let maps = collect::load_maps(&[repo().join("maps/Town01.xodr")]).unwrap();
     let spec = collect::EpisodeSpec {
         map: 0,
         seed: 4242,
