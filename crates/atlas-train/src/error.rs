@@ -13,17 +13,16 @@ pub enum Error {
     /// Demonstration collection failed in the simulator.
     #[error("simulator: {0}")]
     Sim(String),
-    /// The model itself: its configuration, inputs, weights or device.
+    /// What atlas-model reports: the network, its tensors, weight files
+    /// and devices, and file I/O.
     #[error(transparent)]
     Model(#[from] atlas_model::Error),
-    #[error("tensor: {0}")]
-    Tensor(#[from] candle_core::Error),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Model(e.into())
+    }
 }
 
 impl From<atlas_sim::WorldError> for Error {
@@ -33,10 +32,8 @@ impl From<atlas_sim::WorldError> for Error {
 }
 
 impl Error {
+    /// A file that could not be read or written, named by its path.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.as_ref().display().to_string(),
-            source,
-        }
+        Error::Model(atlas_model::Error::io(path, source))
     }
 }
