@@ -277,22 +277,15 @@ impl World {
             let Ok(pose) = map.lane_pose(&lp) else {
                 continue;
             };
-            if self
-                .actors
-                .iter()
-                .any(|o| (o.pose.xy() - pose.xy()).length() < 8.0)
-            {
+            if self.crowded(&pose, 8.0) {
                 continue;
             }
-            let spec = ActorSpec {
-                kind: ActorKind::Vehicle,
-                role: "npc".into(),
-                name: format!("npc_vehicle_{}", self.next_actor),
-                placement: Placement::Lane(lp),
-                speed: 0.0,
-                dimensions: Dimensions::UNSET,
-                behavior: Behavior::LaneFollow { target_speed: 0.0 },
-            };
+            let spec = self.npc_spec(
+                ActorKind::Vehicle,
+                "vehicle",
+                Placement::Lane(lp),
+                Behavior::LaneFollow { target_speed: 0.0 },
+            );
             if let Ok((id, _)) = self.spawn(spec) {
                 ids.push(id);
                 placed += 1;
@@ -341,24 +334,17 @@ impl World {
             let Some(pose) = walkers::lane_centre(&map, road, lane_id, s, dir) else {
                 continue;
             };
-            if self
-                .actors
-                .iter()
-                .any(|o| (o.pose.xy() - pose.xy()).length() < 1.5)
-            {
+            if self.crowded(&pose, 1.5) {
                 continue;
             }
-            let spec = ActorSpec {
-                kind: ActorKind::Pedestrian,
-                role: "npc".into(),
-                name: format!("npc_pedestrian_{}", self.next_actor),
-                placement: Placement::Pose(pose),
-                speed: 0.0,
-                dimensions: Dimensions::UNSET,
-                behavior: Behavior::LaneFollow {
+            let spec = self.npc_spec(
+                ActorKind::Pedestrian,
+                "pedestrian",
+                Placement::Pose(pose),
+                Behavior::LaneFollow {
                     target_speed: 1.0 + 0.6 * unit(rng),
                 },
-            };
+            );
             match self.spawn(spec) {
                 Ok((id, _)) if self.actors.last().is_some_and(|a| a.walk.is_some()) => {
                     ids.push(id);
@@ -371,6 +357,32 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// Whether an actor stands within `d` metres of `at`.
+    fn crowded(&self, at: &Pose, d: f64) -> bool {
+        self.actors
+            .iter()
+            .any(|o| (o.pose.xy() - at.xy()).length() < d)
+    }
+
+    /// A standing NPC of `kind`, named `npc_<noun>_<the id it will get>`.
+    fn npc_spec(
+        &self,
+        kind: ActorKind,
+        noun: &str,
+        placement: Placement,
+        behavior: Behavior,
+    ) -> ActorSpec {
+        ActorSpec {
+            kind,
+            role: "npc".into(),
+            name: format!("npc_{noun}_{}", self.next_actor),
+            placement,
+            speed: 0.0,
+            dimensions: Dimensions::UNSET,
+            behavior,
+        }
     }
 
     /// Removes an actor and its sensors.

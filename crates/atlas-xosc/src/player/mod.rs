@@ -300,6 +300,7 @@ impl Player {
     }
 
     // ---------------------------------------------------------------- stepping
+
     /// Evaluates triggers at the current time and starts, stops and ends
     /// elements accordingly.
     pub fn update(&mut self) -> Result<(), PlayError> {
