@@ -5,13 +5,15 @@
 //! (10 Hz control over a 20 Hz world by default) and scores the run like the
 //! CARLA Leaderboard 2.0. It serves `atlas.scenario.v1.ScenarioRunner`.
 //!
+//! The scenario files themselves (native TOML, Leaderboard routes,
+//! OpenSCENARIO) are read by [`atlas_scenario_format`], once per request.
+//!
 //! # Layout
 //!
-//! - [`scenario`]: the native scenario file format.
 //! - [`geometry`]: planar poses, wire quaternions, route polylines.
 //! - [`controller`]: pure pursuit and speed PID.
 //! - [`criteria`]: Leaderboard criteria and scoring.
-//! - [`routes`]: CARLA Leaderboard route files.
+//! - [`routes`]: a Leaderboard route as a run.
 //! - [`trace`]: recording a run for artifacts.
 //! - [`runner`]: one closed-loop run.
 //! - [`storyboard`]: OpenSCENARIO runs (the storyboard played each step).
@@ -19,12 +21,9 @@
 
 pub mod controller;
 pub mod criteria;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod geometry;
 pub mod routes;
 pub mod runner;
-pub mod scenario;
 pub mod service;
 pub mod storyboard;
 pub mod trace;

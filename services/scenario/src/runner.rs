@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
 use atlas_proto::{common, egodriver, sensorsim};
+use atlas_scenario_format::native::{self as scenario, Placement, Scenario};
 use tokio::sync::mpsc;
 use tonic::Status;
 use tonic::codegen::InterceptedService;
@@ -16,7 +17,6 @@ use tonic::transport::Channel;
 use crate::controller::{Control, Controller, ControllerConfig, Plan};
 use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
 use crate::geometry::{Polyline, Pose2, PoseWire, optical_mount};
-use crate::scenario::{self, Placement, Scenario};
 
 pub type SimClient = sim::simulator_client::SimulatorClient<
     InterceptedService<Channel, atlas_rt::trace_context::TraceInterceptor>,
