@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -27,37 +26,7 @@ use atlas_sim::render::raster::Ground;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-/// Runs one scenario like `client::run_one`, and also returns the trace the
-/// runtime sent in `Finished` (present when `options.record_trace` was set).
-pub async fn run_traced(
-    client: &mut atlas_proto::scenario::scenario_runner_client::ScenarioRunnerClient<
-        tonic::transport::Channel,
-    >,
-    request: atlas_proto::scenario::RunScenarioRequest,
-    mut on_event: impl FnMut(&atlas_proto::scenario::RunEvent),
-) -> anyhow::Result<(RouteRecord, Option<Trace>)> {
-    use atlas_proto::scenario::run_event::Kind;
-    let mut stream = client
-        .run_scenario(request)
-        .await
-        .map_err(|s| anyhow::anyhow!("{:?}: {}", s.code(), s.message()))?
-        .into_inner();
-    loop {
-        match stream.message().await {
-            Ok(Some(ev)) => {
-                on_event(&ev);
-                if let Some(Kind::Finished(f)) = ev.kind {
-                    let record = f
-                        .record
-                        .ok_or_else(|| anyhow::anyhow!("the runtime finished without a record"))?;
-                    return Ok((record, f.trace));
-                }
-            }
-            Ok(None) => anyhow::bail!("the run stream ended without a result"),
-            Err(s) => anyhow::bail!("{:?}: {}", s.code(), s.message()),
-        }
-    }
-}
+use crate::files::write_atomic;
 
 /// Writes the artifacts of one run under `dir` and returns the run's folder.
 /// The map is found by name in `ATLAS_MAPS_DIR` (or `maps`); without it the
@@ -114,16 +83,6 @@ pub fn run_folder(record: &RouteRecord) -> String {
         })
         .collect();
     format!("{}_{}", record.index, id)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    drop(f);
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }
 
 fn csv_field(s: &str) -> String {

@@ -26,7 +26,7 @@ use atlas_loop::{
 };
 use atlas_proto::sim;
 use atlas_scenario::runner;
-use atlas_scenario::scenario::{MapRef, Placement, Scenario};
+use atlas_scenario_format::native::{MapRef, Placement, Scenario};
 use serde_json::{Value, json};
 
 /// What to measure.
@@ -299,7 +299,7 @@ async fn closed_loop(
 
 /// Runs the benchmark and returns its figures as JSON.
 pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
-    let sc = atlas_scenario::scenario::load(&cfg.scenario)?;
+    let sc = atlas_scenario_format::native::load(&cfg.scenario)?;
     let start = lane_start(&sc.ego.start)?;
     let (map_name, map_file) = match &sc.map {
         MapRef::Name(n) => (n.clone(), cfg.maps_dir.join(format!("{n}.xodr"))),
@@ -315,11 +315,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
     let st = start.clone();
     let engine = tokio::task::spawn_blocking(move || engine(&engine_cfg, &mf, &st)).await??;
 
-    let scenarios_dir = cfg
-        .scenario
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("scenarios"));
+    let scenarios_dir = crate::local::scenarios_dir(Some(&cfg.scenario));
     let mut local = crate::local::LocalConfig::ephemeral(cfg.maps_dir.clone(), scenarios_dir);
     local.vla_args = vec!["--policy".into(), cfg.policy.clone()];
     let stack = crate::local::LocalStack::start(local).await?;

@@ -154,14 +154,9 @@ pub fn document(
     x
 }
 
-/// Writes the document to `path` (a `.tmp` file, then a rename).
-pub fn write(path: &Path, xml: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("xml.tmp");
-    std::fs::write(&tmp, xml)?;
-    std::fs::rename(&tmp, path)
+/// Writes the document to `path`, whole ([`crate::files::write_atomic`]).
+pub fn write(path: &Path, xml: &str) -> anyhow::Result<()> {
+    crate::files::write_atomic(path, xml.as_bytes())
 }
 
 #[cfg(test)]

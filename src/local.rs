@@ -3,7 +3,7 @@
 //! up` and the integration tests use.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -22,6 +22,16 @@ pub struct LocalConfig {
     pub scenarios_dir: PathBuf,
     /// Extra `atlas-vla` flags, e.g. `["--policy", "baseline"]`.
     pub vla_args: Vec<String>,
+}
+
+/// The scenarios dir of an in-process runtime started for `first`, the
+/// first file a command runs: that file's directory (so the runtime finds
+/// what the file names beside it), else `scenarios`.
+pub fn scenarios_dir(first: Option<&Path>) -> PathBuf {
+    first
+        .and_then(Path::parent)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("scenarios"))
 }
 
 impl LocalConfig {

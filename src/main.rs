@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use atlas::client::{Finished, Sources};
 use atlas::local::{LocalConfig, LocalStack};
 use atlas_proto::scenario as pb;
+use atlas_scenario_format::routes::DEFAULT_TRAFFIC;
 use clap::{Parser, Subcommand};
 
 mod model_cmds;
@@ -307,7 +309,7 @@ fn main() -> anyhow::Result<()> {
                 .await?;
                 print!("{}", atlas::bench::table(&v));
                 if let Some(p) = a.json {
-                    atlas::suite::manifest::write_atomic(&p, &serde_json::to_vec_pretty(&v)?)?;
+                    atlas::files::write_atomic(&p, &serde_json::to_vec_pretty(&v)?)?;
                 }
                 Ok(())
             }
@@ -436,34 +438,28 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let mut sources = Vec::new();
     for path in &args.scenarios {
-        if atlas::routes::is_route_file(path) {
-            for r in atlas::routes::expand(path, subset.as_deref(), args.town.as_deref())? {
-                sources.push((r.source, r.route_id));
+        match atlas::client::read(path)? {
+            Sources::One(source) => sources.push((source, String::new())),
+            Sources::Routes { file, text } => {
+                let (subset, town) = (subset.as_deref(), args.town.as_deref());
+                for r in atlas::routes::select(&file, &text, subset, town)? {
+                    sources.push((r.source, r.route_id));
+                }
             }
-        } else {
-            sources.push((atlas::client::source(path)?, String::new()));
         }
     }
     let traffic =
         (args.traffic_vehicles.is_some() || args.traffic_pedestrians.is_some()).then(|| {
             pb::TrafficOptions {
-                vehicles: args
-                    .traffic_vehicles
-                    .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.0),
-                pedestrians: args
-                    .traffic_pedestrians
-                    .unwrap_or(atlas_scenario::routes::DEFAULT_TRAFFIC.1),
+                vehicles: args.traffic_vehicles.unwrap_or(DEFAULT_TRAFFIC.0),
+                pedestrians: args.traffic_pedestrians.unwrap_or(DEFAULT_TRAFFIC.1),
             }
         });
     let (addr, stack) = match &args.scenario_addr {
         Some(a) => (a.clone(), None),
         None => {
-            let scenarios_dir = args
-                .scenarios
-                .first()
-                .and_then(|p| p.parent())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("scenarios"));
+            let scenarios_dir =
+                atlas::local::scenarios_dir(args.scenarios.first().map(PathBuf::as_path));
             let stack =
                 LocalStack::start(LocalConfig::ephemeral(args.maps_dir.clone(), scenarios_dir))
                     .await
@@ -501,7 +497,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             index: i as u32,
         };
         let verbose = args.verbose;
-        let outcome = atlas::artifacts::run_traced(&mut client, request, |ev| {
+        let outcome = atlas::client::stream_run(&mut client, request, |ev| {
             if !verbose {
                 return;
             }
@@ -522,7 +518,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         })
         .await;
         match outcome {
-            Ok((r, trace)) => {
+            Ok(Finished {
+                record: r, trace, ..
+            }) => {
                 if let (Some(dir), Some(trace)) = (&args.artifacts, trace) {
                     let out = atlas::artifacts::write_run(dir, &r, &trace)
                         .with_context(|| format!("writing the artifacts of {name}"))?;

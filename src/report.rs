@@ -221,7 +221,7 @@ pub fn write(dir: &Path) -> anyhow::Result<PathBuf> {
     let m = Manifest::load(dir)?;
     let html = render(&m, dir);
     let path = dir.join("report.html");
-    crate::suite::manifest::write_atomic(&path, html.as_bytes())
+    crate::files::write_atomic(&path, html.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }

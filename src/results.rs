@@ -172,13 +172,8 @@ pub fn document(records: &[RouteRecord], failed: &[(String, String)]) -> Value {
 }
 
 /// Writes `doc` to `path` atomically (a `.tmp` file, then a rename).
-pub fn write(path: &Path, doc: &Value) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(doc)?)?;
-    std::fs::rename(&tmp, path)
+pub fn write(path: &Path, doc: &Value) -> anyhow::Result<()> {
+    crate::files::write_atomic(path, &serde_json::to_vec_pretty(doc)?)
 }
 
 /// The result table printed after a run.

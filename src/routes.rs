@@ -1,10 +1,14 @@
 //! `atlas run` on CARLA Leaderboard route files: one run per route, chosen
-//! with the Leaderboard's `--routes-subset` and a town filter.
+//! with the Leaderboard's `--routes-subset` and a town filter, each sending
+//! only its own route.
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use atlas_proto::scenario as pb;
+use atlas_scenario_format::routes::{Route, RouteFile};
+
+use crate::client::Sources;
 
 /// One route of a route file, ready to send.
 pub struct RouteRun {
@@ -13,10 +17,17 @@ pub struct RouteRun {
     pub town: String,
 }
 
-/// Whether `path` names a route file (by extension: `.xml`).
-pub fn is_route_file(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+/// The request source of one route of `file` (read from `text`): the
+/// route's own `<route>` element as a route file of its own, with the line
+/// it starts on, so the runtime reads one route and names the file's lines.
+pub fn source(file: &RouteFile, text: &str, route: &Route) -> pb::ScenarioSource {
+    let (content, first_line) = route.alone(text);
+    pb::ScenarioSource {
+        file_name: file.file.clone(),
+        content,
+        first_line,
+        ..Default::default()
+    }
 }
 
 /// Parses a `--routes-subset` value: ids separated by commas, and ranges
@@ -41,40 +52,34 @@ pub fn parse_subset(spec: &str) -> anyhow::Result<Vec<String>> {
     Ok(ids)
 }
 
-/// Reads a route file and returns its runs, filtered by `subset` (route ids)
-/// and `town`; an id in `subset` the file does not have is an error.
-pub fn expand(
-    path: &Path,
+/// The runs of a route file read from `text`, filtered by `subset` (route
+/// ids) and `town`; an id in `subset` the file does not have is an error.
+pub fn select(
+    file: &RouteFile,
+    text: &str,
     subset: Option<&[String]>,
     town: Option<&str>,
 ) -> anyhow::Result<Vec<RouteRun>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let file = path.display().to_string();
-    let routes = atlas_scenario::routes::parse(&text, &file)?;
     if let Some(ids) = subset {
         for id in ids {
-            routes.route(id)?;
+            file.route(id)?;
         }
     }
-    let runs: Vec<RouteRun> = routes
+    let runs: Vec<RouteRun> = file
         .routes
         .iter()
         .filter(|r| subset.is_none_or(|ids| ids.contains(&r.id)))
         .filter(|r| town.is_none_or(|t| r.town.eq_ignore_ascii_case(t)))
         .map(|r| RouteRun {
-            source: pb::ScenarioSource {
-                file_name: file.clone(),
-                content: text.clone(),
-                ..Default::default()
-            },
+            source: source(file, text, r),
             route_id: r.id.clone(),
             town: r.town.clone(),
         })
         .collect();
     if runs.is_empty() {
         bail!(
-            "{file}: no route matches{}{}",
+            "{}: no route matches{}{}",
+            file.file,
             subset.map_or(String::new(), |s| format!(
                 " --routes-subset {}",
                 s.join(",")
@@ -83,6 +88,18 @@ pub fn expand(
         );
     }
     Ok(runs)
+}
+
+/// Reads a route file once and returns its runs, as [`select`] chooses them.
+pub fn expand(
+    path: &Path,
+    subset: Option<&[String]>,
+    town: Option<&str>,
+) -> anyhow::Result<Vec<RouteRun>> {
+    match crate::client::read(path)? {
+        Sources::Routes { file, text } => select(&file, &text, subset, town),
+        Sources::One(s) => bail!("{}: not a Leaderboard route file", s.file_name),
+    }
 }
 
 #[cfg(test)]
@@ -119,5 +136,29 @@ mod tests {
             .to_string();
         assert!(e.contains("no route with id \"7\""), "{e}");
         assert!(expand(&p, Some(&["1".to_string()]), Some("Town01")).is_err());
+    }
+
+    #[test]
+    fn each_run_of_a_route_file_sends_only_its_own_route() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/routes/leaderboard-1.0/routes_training.xml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let whole = atlas_scenario_format::routes::parse(&text, "routes_training.xml").unwrap();
+        let runs = expand(&p, None, Some("Town01")).unwrap();
+        assert_eq!(runs.len(), 10);
+        for run in &runs {
+            let s = &run.source;
+            assert_eq!(s.file_name, p.display().to_string());
+            assert!(s.content.len() < text.len() / 10, "{}", s.content);
+            // The request's content is a route file of one route, the run's,
+            // at the line it has in the file.
+            let one =
+                atlas_scenario_format::routes::parse_at(&s.content, "r.xml", s.first_line).unwrap();
+            assert_eq!(one.routes.len(), 1);
+            let (sent, original) = (&one.routes[0], whole.route(&run.route_id).unwrap());
+            assert_eq!(sent.id, run.route_id);
+            assert_eq!(sent.line, original.line);
+            assert_eq!(sent.positions, original.positions);
+        }
     }
 }

@@ -18,6 +18,7 @@ fn edited(file_name: &str, from: &str, to: &str) -> pb::RunScenarioRequest {
                 content: text.replace(from, to),
                 opendrive_xml: String::new(),
                 files: Default::default(),
+                first_line: 0,
             },
         )),
         options: None,

@@ -10,7 +10,8 @@ use std::path::Path;
 use anyhow::bail;
 use serde_json::{Value, json};
 
-use super::manifest::{Entry, Manifest, Record, write_atomic};
+use super::manifest::{Entry, Manifest, Record};
+use crate::files::write_atomic;
 
 /// Options of a comparison.
 #[derive(Clone, Debug)]

@@ -15,6 +15,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use super::manifest::Attempt;
+use crate::client::{Finished, StreamError, stream_run};
 
 type Client = ScenarioRunnerClient<Channel>;
 
@@ -155,6 +156,18 @@ impl Failure {
         }
     }
 
+    /// The failure of an attempt whose stream ended without a record.
+    fn of_stream(e: StreamError) -> Self {
+        match e {
+            StreamError::Status { status, started } => Failure::from_status(&status, started),
+            StreamError::Ended => Failure {
+                lost_stream: true,
+                ..Failure::new(Code::Unavailable, e.to_string())
+            },
+            StreamError::NoRecord => Failure::new(Code::Internal, e.to_string()),
+        }
+    }
+
     /// Whether another attempt may succeed: by the status code, and for
     /// NOT_FOUND by the typed reason (a world the bridge lost can be run
     /// again; a scenario that does not exist cannot).
@@ -183,12 +196,6 @@ impl Failure {
     }
 }
 
-/// A point of the ego's path: sim time, x, y, yaw.
-pub type TrajPoint = [f64; 4];
-
-/// A finished attempt: the record, the ego's path, and the runtime's trace when asked for.
-pub type Finished = (pb::RouteRecord, Vec<TrajPoint>, Option<pb::Trace>);
-
 /// What a run came to.
 pub struct Outcome {
     pub result: Result<Finished, String>,
@@ -201,45 +208,10 @@ async fn attempt(
     request: pb::RunScenarioRequest,
     limit: Duration,
 ) -> Result<Finished, Failure> {
-    let mut started = false;
-    let mut traj = Vec::new();
-    let body = async {
-        let mut req = tonic::Request::new(request);
-        req.set_timeout(limit);
-        let mut stream = client
-            .run_scenario(req)
-            .await
-            .map_err(|s| Failure::from_status(&s, false))?
-            .into_inner();
-        loop {
-            match stream.message().await {
-                Ok(Some(ev)) => match ev.kind {
-                    Some(pb::run_event::Kind::Started(_)) => started = true,
-                    Some(pb::run_event::Kind::Progress(p)) => {
-                        started = true;
-                        traj.push([p.sim_time_s, p.x, p.y, p.yaw]);
-                    }
-                    Some(pb::run_event::Kind::Finished(f)) => {
-                        return f.record.map(|r| (r, f.trace)).ok_or_else(|| {
-                            Failure::new(Code::Internal, "the runtime finished without a record")
-                        });
-                    }
-                    _ => {}
-                },
-                Ok(None) => {
-                    let mut f =
-                        Failure::new(Code::Unavailable, "the run stream ended without a result");
-                    f.lost_stream = true;
-                    return Err(f);
-                }
-                Err(s) => return Err(Failure::from_status(&s, started)),
-            }
-        }
-    };
-    let res = tokio::time::timeout(limit, body).await;
-    match res {
-        Ok(Ok((record, trace))) => Ok((record, traj, trace)),
-        Ok(Err(f)) => Err(f),
+    let mut req = tonic::Request::new(request);
+    req.set_timeout(limit);
+    match tokio::time::timeout(limit, stream_run(&mut client, req, |_| {})).await {
+        Ok(res) => res.map_err(Failure::of_stream),
         Err(_) => Err(Failure::new(
             Code::DeadlineExceeded,
             format!("no result within {:.0} s", limit.as_secs_f64()),
@@ -307,7 +279,7 @@ pub async fn run(
             Some((k, i, hedge, wall, res)) = inflight.next() => {
                 last_replica = Some(i);
                 match res {
-                    Ok((record, traj, trace)) => {
+                    Ok(finished) => {
                         attempts.push(Attempt {
                             n: k,
                             replica: replicas.addrs[i].clone(),
@@ -326,7 +298,7 @@ pub async fn run(
                             });
                         }
                         return Outcome {
-                            result: Ok((record, traj, trace)),
+                            result: Ok(finished),
                             attempts,
                             eval_s: t0.elapsed().as_secs_f64(),
                         };
@@ -459,6 +431,23 @@ mod tests {
         let bad = reason::invalid_input("x", Default::default());
         assert!(!Failure::from_status(&bad, false).retryable());
         assert!(!Failure::from_status(&bad, true).retryable());
+    }
+
+    #[test]
+    fn how_a_stream_ends_decides_the_failure() {
+        let f = Failure::of_stream(StreamError::Ended);
+        assert_eq!(f.code, Code::Unavailable);
+        assert!(f.lost_stream && f.retryable());
+        let f = Failure::of_stream(StreamError::NoRecord);
+        assert_eq!(f.code, Code::Internal);
+        assert!(!f.retryable());
+        // An INTERNAL once the run had started is a replica lost mid-run.
+        let internal = |started| StreamError::Status {
+            status: tonic::Status::internal("x"),
+            started,
+        };
+        assert!(Failure::of_stream(internal(true)).retryable());
+        assert!(!Failure::of_stream(internal(false)).retryable());
     }
 
     #[test]

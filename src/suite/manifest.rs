@@ -2,14 +2,14 @@
 //! run, read back by `--resume`, `suite compare` and `report`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use atlas_proto::scenario as pb;
 use serde::{Deserialize, Serialize};
 
 use super::spec::{Kind, RunSpec};
+use crate::files::write_atomic;
 
 pub const FILE_NAME: &str = "manifest.json";
 const FORMAT: &str = "atlas-suite-manifest/1";
@@ -199,30 +199,6 @@ fn entry_base(spec: &RunSpec) -> Entry {
         eval_s: 0.0,
         late_results: 0,
     }
-}
-
-/// Writes `bytes` to `path` via `path.tmp`, fsyncing the file and the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// A route record as stored in the manifest (every field of `RouteRecord`).

@@ -23,6 +23,8 @@ use atlas_proto::scenario as pb;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use crate::client::{Finished, Sources};
+use crate::files::write_atomic;
 use exec::{Replicas, RetryPolicy};
 use manifest::Manifest;
 use spec::{PolicyTarget, RunSpec, Suite};
@@ -215,28 +217,44 @@ pub fn write_outputs(
         })
         .collect();
     let doc = crate::results::document(&records, &failed);
-    manifest::write_atomic(&out.join("results.json"), &serde_json::to_vec_pretty(&doc)?)?;
+    write_atomic(&out.join("results.json"), &serde_json::to_vec_pretty(&doc)?)?;
     let metrics = metrics(m, wall_s, ran_now);
-    manifest::write_atomic(
+    write_atomic(
         &out.join("metrics.json"),
         &serde_json::to_vec_pretty(&metrics)?,
     )?;
     Ok(crate::results::table(&records, &failed))
 }
 
-/// A Leaderboard route file as sent to the runtime (which picks the run's
-/// route by `options.route_id`), checked here the way the runtime reads it
-/// so a bad route fails before anything starts.
-fn route_source(file: &Path) -> anyhow::Result<pb::ScenarioSource> {
-    let content = std::fs::read_to_string(file)
-        .with_context(|| format!("{}: cannot read", file.display()))?;
-    let name = file.display().to_string();
-    atlas_scenario::routes::parse(&content, &name)?;
-    Ok(pb::ScenarioSource {
-        file_name: name,
-        content,
-        ..Default::default()
-    })
+/// The request source of every run of the suite, by file and route: every
+/// file read once (a bad file fails before anything starts), and each route
+/// of a route file sent alone.
+fn sources_of(
+    runs: &[RunSpec],
+) -> anyhow::Result<BTreeMap<(PathBuf, Option<String>), pb::ScenarioSource>> {
+    let mut read: BTreeMap<&Path, Sources> = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    for r in runs {
+        let key = (r.file.clone(), r.route_id.clone());
+        if sources.contains_key(&key) {
+            continue;
+        }
+        if !read.contains_key(r.file.as_path()) {
+            read.insert(&r.file, crate::client::read(&r.file)?);
+        }
+        let source = match (&read[r.file.as_path()], &r.route_id) {
+            (Sources::Routes { file, text }, Some(id)) => {
+                crate::routes::source(file, text, file.route(id)?)
+            }
+            (Sources::One(s), Some(_)) => {
+                bail!("{}: not a Leaderboard route file", s.file_name)
+            }
+            // A route file listed under `scenarios` runs its one route.
+            (sources, None) => sources.single()?,
+        };
+        sources.insert(key, source);
+    }
+    Ok(sources)
 }
 
 fn run_dir(out: &Path, id: &str) -> PathBuf {
@@ -246,17 +264,7 @@ fn run_dir(out: &Path, id: &str) -> PathBuf {
 /// Runs (or with `dry_run` lists) a suite; returns the counts.
 pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
     let suite: Suite = spec::load(&cfg.suite).map_err(anyhow::Error::msg)?;
-    // Read every file first: a bad file fails before anything starts.
-    let mut sources: BTreeMap<PathBuf, pb::ScenarioSource> = BTreeMap::new();
-    for r in &suite.runs {
-        if !sources.contains_key(&r.file) {
-            let source = match r.kind {
-                spec::Kind::Scenario => crate::client::source(&r.file)?,
-                spec::Kind::Route => route_source(&r.file)?,
-            };
-            sources.insert(r.file.clone(), source);
-        }
-    }
+    let sources = sources_of(&suite.runs)?;
     let mut manifest = if cfg.resume && cfg.out.join(manifest::FILE_NAME).exists() {
         let m = Manifest::load(&cfg.out)?;
         if m.suite != suite.name {
@@ -335,12 +343,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
     let mut stack = None;
     let mut driver_addr: BTreeMap<String, String> = BTreeMap::new();
     let addrs = if cfg.scenario_addrs.is_empty() {
-        let scenarios_dir = suite
-            .runs
-            .first()
-            .and_then(|r| r.file.parent())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("scenarios"));
+        let scenarios_dir =
+            crate::local::scenarios_dir(suite.runs.first().map(|r| r.file.as_path()));
         let mut local = crate::local::LocalConfig::ephemeral(cfg.maps_dir.clone(), scenarios_dir);
         local.vla_args = vec!["--policy".into(), "baseline".into()];
         let s = crate::local::LocalStack::start(local)
@@ -417,7 +421,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
     let mut results = futures::stream::iter(todo.into_iter().map(|spec| {
         let request = pb::RunScenarioRequest {
             scenario: Some(pb::run_scenario_request::Scenario::Source(
-                sources[&spec.file].clone(),
+                sources[&(spec.file.clone(), spec.route_id.clone())].clone(),
             )),
             options: Some(pb::RunOptions {
                 timeout_s,
@@ -445,7 +449,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
         done += 1;
         retries += outcome.attempts.iter().filter(|a| a.n > 1).count();
         let line = match outcome.result {
-            Ok((record, traj, trace)) => {
+            Ok(Finished {
+                record,
+                trace,
+                ego_path,
+            }) => {
                 let dir = run_dir(&cfg.out, &spec.id);
                 if let Some(trace) = &trace
                     && let Err(e) =
@@ -454,13 +462,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
                     eprintln!("{}: artifacts: {e:#}", spec.id);
                 }
                 let rec = manifest::Record::from_pb(&record);
-                manifest::write_atomic(
-                    &dir.join("record.json"),
-                    &serde_json::to_vec_pretty(&rec)?,
-                )?;
-                manifest::write_atomic(
+                write_atomic(&dir.join("record.json"), &serde_json::to_vec_pretty(&rec)?)?;
+                write_atomic(
                     &dir.join("trajectory.json"),
-                    &serde_json::to_vec(&json!({ "t_x_y_yaw": traj }))?,
+                    &serde_json::to_vec(&json!({ "t_x_y_yaw": ego_path }))?,
                 )?;
                 let first = manifest.finish(&spec, &record, outcome.attempts, outcome.eval_s);
                 ok += usize::from(first);

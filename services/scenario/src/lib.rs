@@ -5,12 +5,14 @@
 //! (10 Hz control over a 20 Hz world by default) and scores the run like the
 //! CARLA Leaderboard 2.0. It serves `atlas.scenario.v1.ScenarioRunner`.
 //!
+//! The scenario files themselves (native TOML, Leaderboard routes,
+//! OpenSCENARIO) are read by [`atlas_scenario_format`], once per request.
+//!
 //! # Layout
 //!
-//! - [`scenario`]: the native scenario file format.
 //! - [`geometry`]: planar poses, wire quaternions, route polylines.
 //! - [`criteria`]: Leaderboard criteria and scoring.
-//! - [`routes`]: CARLA Leaderboard route files.
+//! - [`routes`]: a Leaderboard route as a run.
 //! - [`trace`]: recording a run for artifacts.
 //! - [`runner`]: a native scenario or Leaderboard route run on the closed
 //!   loop of [`atlas_loop`].
@@ -18,12 +20,9 @@
 //! - [`service`]: the gRPC service, its configuration and [`serve`].
 
 pub mod criteria;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod geometry;
 pub mod routes;
 pub mod runner;
-pub mod scenario;
 pub mod service;
 pub mod storyboard;
 pub mod trace;

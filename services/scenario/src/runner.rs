@@ -11,12 +11,12 @@ use atlas_loop::{
 };
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
+use atlas_scenario_format::native::{self as scenario, Placement, Scenario};
 use tokio::sync::mpsc;
 use tonic::Status;
 
 use crate::criteria::{EgoSample, Evaluator, Limits, Observation};
 use crate::geometry::{Polyline, Pose2};
-use crate::scenario::{self, Placement, Scenario};
 
 pub use atlas_loop::{DriverClient, SimClient, camera};
 

@@ -8,10 +8,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas_proto::reason::{self, Reason};
+use atlas_proto::reason::{self, InputLocation, Reason};
 use atlas_proto::scenario as pb;
 use atlas_proto::scenario::scenario_runner_server::{ScenarioRunner, ScenarioRunnerServer};
 use atlas_rt::balance::{self, Balanced, Pinned};
+use atlas_scenario_format::native::{self, MapRef, Scenario};
+use atlas_scenario_format::xosc::XoscRun;
+use atlas_scenario_format::{Format, ScenarioSource};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -21,7 +24,6 @@ use tracing::Instrument;
 use atlas_loop::{driver_client, sim_client};
 
 use crate::runner::{self, DriverClient, MapSource, RunSettings, SimClient};
-use crate::scenario::{self, MapRef};
 
 /// The gRPC service name, as health reports it.
 pub const SERVICE_NAME: &str = "atlas.scenario.v1.ScenarioRunner";
@@ -263,79 +265,69 @@ impl Runner {
         })
     }
 
+    /// Reads a request's scenario, once, into what runs: the file named by
+    /// `path` (from disk) or sent whole as `source`, in whichever format it
+    /// is; a route file gives the route `options.route_id` names and fills
+    /// the route parts of `settings`.
     fn load(
         &self,
         req: &pb::RunScenarioRequest,
-    ) -> Result<(scenario::Scenario, MapSource), Status> {
-        let invalid = |e: scenario::ScenarioError| Status::invalid_argument(e.to_string());
-        match &req.scenario {
-            None => Err(Status::invalid_argument(
-                "`scenario`: give a path or the scenario source",
-            )),
+        options: &pb::RunOptions,
+        settings: &mut RunSettings,
+    ) -> Result<Loaded, Status> {
+        let opts = atlas_scenario_format::Options {
+            lenient: options.lenient,
+        };
+        let (source, opendrive_xml, on_disk) = match &req.scenario {
+            None => {
+                return Err(Status::invalid_argument(
+                    "`scenario`: give a path or the scenario source",
+                ));
+            }
             Some(pb::run_scenario_request::Scenario::Path(path)) => {
                 let file = self.locate(path)?;
-                let sc = scenario::load(&file).map_err(invalid)?;
-                let map = match &sc.map {
-                    MapRef::Name(n) => MapSource::Name(n.clone()),
-                    MapRef::File(f) => MapSource::Xml(std::fs::read_to_string(f).map_err(|e| {
-                        Status::invalid_argument(format!(
-                            "{}: `map`: cannot read {}: {e}",
-                            sc.file,
-                            f.display()
-                        ))
-                    })?),
-                };
-                Ok((sc, map))
+                let loaded = atlas_scenario_format::load(&file, opts).map_err(invalid_input)?;
+                (loaded.source, "", true)
             }
             Some(pb::run_scenario_request::Scenario::Source(src)) => {
                 if src.file_name.trim().is_empty() {
                     return Err(Status::invalid_argument("`source.file_name` is empty"));
                 }
-                let sc = scenario::parse(&src.content, &src.file_name, None).map_err(invalid)?;
-                let map = if !src.opendrive_xml.is_empty() {
-                    MapSource::Xml(src.opendrive_xml.clone())
-                } else {
-                    match &sc.map {
-                        MapRef::Name(n) => MapSource::Name(n.clone()),
-                        MapRef::File(f) => {
-                            return Err(Status::invalid_argument(format!(
-                                "{}: `map`: {} was not sent with the scenario",
-                                sc.file,
-                                f.display()
-                            )));
-                        }
-                    }
+                let files: Vec<(&str, &str)> = src
+                    .files
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let sent = atlas_scenario_format::Sent {
+                    file: &src.file_name,
+                    text: &src.content,
+                    files: &files,
+                    first_line: src.first_line,
                 };
-                Ok((sc, map))
+                let source = atlas_scenario_format::read(&sent, opts).map_err(invalid_input)?;
+                (source, src.opendrive_xml.as_str(), false)
             }
-        }
-    }
-}
-
-impl Runner {
-    /// Reads an OpenSCENARIO request; `None` for other formats.
-    fn load_xosc(
-        &self,
-        req: &pb::RunScenarioRequest,
-        options: &pb::RunOptions,
-    ) -> Result<Option<crate::storyboard::XoscRun>, Status> {
-        use crate::storyboard::{is_xosc, load_path, load_source};
-        let maps = &self.config.maps_dir;
-        match &req.scenario {
-            Some(pb::run_scenario_request::Scenario::Path(path)) if is_xosc(path) => {
-                let file = self.locate(path)?;
-                load_path(&file, options.lenient, maps).map(Some)
+        };
+        match source {
+            ScenarioSource::Native(sc) => {
+                let map = native_map(&sc, opendrive_xml, on_disk)?;
+                Ok(Loaded::Native(sc, map))
             }
-            Some(pb::run_scenario_request::Scenario::Source(src)) if is_xosc(&src.file_name) => {
-                load_source(src, options.lenient, maps).map(Some)
+            ScenarioSource::Routes(file) => {
+                let (sc, map) =
+                    crate::routes::run_of(&file, &options.route_id, opendrive_xml, settings)?;
+                Ok(Loaded::Native(sc, map))
             }
-            _ => Ok(None),
+            ScenarioSource::OpenScenario(x) => x
+                .into_run(&self.config.maps_dir, opendrive_xml)
+                .map(Loaded::OpenScenario)
+                .map_err(|e| invalid_input(e.into())),
         }
     }
 
     fn spawn_xosc(
         &self,
-        x: crate::storyboard::XoscRun,
+        x: XoscRun,
         options: pb::RunOptions,
         settings: RunSettings,
     ) -> Result<Response<EventStream>, Status> {
@@ -448,6 +440,60 @@ fn gone(message: String, refresh: Duration) -> Status {
 
 type RunSender = mpsc::Sender<Result<pb::RunEvent, Status>>;
 
+/// A request's scenario, read and ready to run.
+enum Loaded {
+    /// A native scenario, or a Leaderboard route made one.
+    Native(Scenario, MapSource),
+    OpenScenario(XoscRun),
+}
+
+/// The map of a native scenario: the OpenDRIVE document sent along, else
+/// its map file (read for a scenario read from disk; a scenario sent whole
+/// must send it) or the map's name.
+fn native_map(sc: &Scenario, opendrive_xml: &str, on_disk: bool) -> Result<MapSource, Status> {
+    if !opendrive_xml.is_empty() {
+        return Ok(MapSource::Xml(opendrive_xml.to_owned()));
+    }
+    match &sc.map {
+        MapRef::Name(n) => Ok(MapSource::Name(n.clone())),
+        MapRef::File(f) if !on_disk => Err(reason::invalid_input(
+            format!(
+                "{}: `map`: {} was not sent with the scenario",
+                sc.file,
+                f.display()
+            ),
+            InputLocation {
+                file: Some(sc.file.clone()),
+                line: None,
+                element: Some("map".into()),
+            },
+        )),
+        MapRef::File(_) => match sc.read_map() {
+            Ok(xml) => Ok(MapSource::Xml(xml.unwrap_or_default())),
+            Err(e) => Err(invalid_input(e.into())),
+        },
+    }
+}
+
+/// INVALID_ARGUMENT for a scenario that cannot be read, with reason
+/// `INVALID_INPUT` and where the problem is; a route the file does not
+/// have is NOT_FOUND.
+fn invalid_input(e: atlas_scenario_format::Error) -> Status {
+    use atlas_scenario_format::{Error, routes::RouteError};
+    if let Error::Routes(RouteError::NoSuchRoute { .. }) = e {
+        return Status::not_found(e.to_string());
+    }
+    let at = e.location();
+    reason::invalid_input(
+        e.to_string(),
+        InputLocation {
+            file: Some(at.file),
+            line: at.line,
+            element: at.element,
+        },
+    )
+}
+
 type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::RunEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -462,14 +508,10 @@ impl ScenarioRunner for Runner {
         let req = request.into_inner();
         let options = req.options.clone().unwrap_or_default();
         let mut settings = RunSettings::from_options(&options, req.index).map_err(Status::from)?;
-        if let Some(x) = self.load_xosc(&req, &options)? {
-            return self.spawn_xosc(x, options, settings);
-        }
-        let (sc, map) =
-            match crate::routes::from_request(&req, &self.config.scenarios_dir, &mut settings)? {
-                Some(loaded) => loaded,
-                None => self.load(&req)?,
-            };
+        let (sc, map) = match self.load(&req, &options, &mut settings)? {
+            Loaded::OpenScenario(x) => return self.spawn_xosc(x, options, settings),
+            Loaded::Native(sc, map) => (sc, map),
+        };
         let (name, driver_addr) = (sc.name.clone(), options.driver_addr.clone());
         self.spawn_run(&name, &driver_addr, move |simc, driver, tx| async move {
             runner::run(&sc, map, &settings, simc, driver, &tx).await
@@ -494,12 +536,12 @@ fn list(dir: &Path) -> Result<Vec<pb::ScenarioEntry>, Status> {
     })?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| Format::by_name(&p.to_string_lossy()) == Some(Format::Native))
         .collect();
     paths.sort();
     Ok(paths
         .iter()
-        .filter_map(|p| match scenario::load(p) {
+        .filter_map(|p| match native::load(p) {
             Ok(sc) => Some(pb::ScenarioEntry {
                 name: sc.name,
                 path: p.display().to_string(),

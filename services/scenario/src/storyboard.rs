@@ -1,7 +1,7 @@
 //! OpenSCENARIO (`.xosc`) runs: the file is read with its catalogs and
-//! road network ([`atlas_xosc`]), the storyboard is played each control
-//! step, and every entity it moves is a `Scripted` actor on the bridge that
-//! the player places before each `Step`.
+//! road network ([`atlas_scenario_format::xosc`]), the storyboard is played
+//! each control step, and every entity it moves is a `Scripted` actor on
+//! the bridge that the player places before each `Step`.
 //!
 //! The ego (`RunOptions.ego`, by default the entity named like `Ego` or
 //! `hero`) takes its start from the file and is then driven by the policy;
@@ -10,15 +10,15 @@
 //! its lane ahead for as long as the scenario means to run; the run is
 //! scored like any other.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
-use atlas_xosc::model::{EntityKind, RoadNetwork};
-use atlas_xosc::{Options, Player};
+use atlas_scenario_format::xosc::XoscRun;
+use atlas_xosc::Player;
+use atlas_xosc::model::EntityKind;
 use tokio::sync::mpsc;
 use tonic::Status;
 
@@ -33,154 +33,8 @@ use crate::runner::{self, DriverClient, RunError, RunOutput, RunSettings, Scorer
 /// The `RunOptions.ego` value that runs every entity on the storyboard.
 pub const STORYBOARD: &str = "storyboard";
 
-/// Whether a scenario file name is OpenSCENARIO.
-pub fn is_xosc(file: &str) -> bool {
-    Path::new(file)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("xosc"))
-}
-
-/// A read OpenSCENARIO scenario with its map.
-pub struct XoscRun {
-    pub name: String,
-    pub scenario: atlas_xosc::Scenario,
-    pub map_xml: String,
-    pub map_name: String,
-}
-
 fn invalid(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(e.to_string())
-}
-
-fn map_for(
-    sc: &atlas_xosc::Scenario,
-    files: &BTreeMap<String, String>,
-    maps_dir: &Path,
-) -> Result<(String, String), Status> {
-    match &sc.road_network {
-        Some(RoadNetwork::File { path, as_written }) => {
-            let key = path.to_string_lossy().replace('\\', "/");
-            let xml = files.get(&key).cloned().ok_or_else(|| {
-                invalid(format!(
-                    "{}: <LogicFile filepath={as_written:?}>: {key} was not sent with the scenario",
-                    sc.file
-                ))
-            })?;
-            let stem = Path::new(&key)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("road")
-                .to_owned();
-            let name = known_map(maps_dir, &stem, &xml).unwrap_or(stem);
-            Ok((xml, name))
-        }
-        Some(RoadNetwork::Name(n)) => {
-            let file = maps_dir.join(format!("{n}.xodr"));
-            let xml = std::fs::read_to_string(&file).map_err(|e| {
-                invalid(format!(
-                    "{}: <LogicFile filepath={n:?}>: map {n} is not in {}: {e}",
-                    sc.file,
-                    maps_dir.display()
-                ))
-            })?;
-            Ok((xml, n.clone()))
-        }
-        None => Err(invalid(format!(
-            "{}: <RoadNetwork>: the scenario names no road network (LogicFile)",
-            sc.file
-        ))),
-    }
-}
-
-/// The name the maps dir knows this road network by (`<name>.xodr` there
-/// or one directory down, with the same content), so records and artifacts
-/// can find it again.
-fn known_map(maps_dir: &Path, stem: &str, xml: &str) -> Option<String> {
-    let file = format!("{stem}.xodr");
-    let mut candidates = vec![(maps_dir.join(&file), stem.to_owned())];
-    if let Ok(rd) = std::fs::read_dir(maps_dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir()
-                && let Some(d) = p.file_name().and_then(|d| d.to_str())
-            {
-                candidates.push((p.join(&file), format!("{d}/{stem}")));
-            }
-        }
-    }
-    candidates
-        .into_iter()
-        .find(|(p, _)| std::fs::read_to_string(p).is_ok_and(|t| t == xml))
-        .map(|(_, name)| name)
-}
-
-fn stem(file: &str) -> String {
-    Path::new(file)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("scenario")
-        .to_owned()
-}
-
-/// Reads a scenario file the runtime can see.
-pub fn load_path(path: &Path, lenient: bool, maps_dir: &Path) -> Result<XoscRun, Status> {
-    let opts = Options {
-        lenient,
-        parameters: Vec::new(),
-    };
-    let (scenario, loaded) = atlas_xosc::read_file(path, &opts).map_err(invalid)?;
-    let (map_xml, map_name) = map_for(&scenario, &loaded.files, maps_dir)?;
-    Ok(XoscRun {
-        name: stem(&scenario.file),
-        scenario,
-        map_xml,
-        map_name,
-    })
-}
-
-/// Reads a scenario sent whole, its catalogs and road network in `files`.
-pub fn load_source(
-    src: &pb::ScenarioSource,
-    lenient: bool,
-    maps_dir: &Path,
-) -> Result<XoscRun, Status> {
-    let opts = Options {
-        lenient,
-        parameters: Vec::new(),
-    };
-    let mut files: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in &src.files {
-        let key = atlas_xosc::normalise("", k).ok_or_else(|| {
-            invalid(format!(
-                "`source.files`: {k:?} must be a relative path inside the scenario's directory"
-            ))
-        })?;
-        files.insert(key, v.clone());
-    }
-    let (scenario, _) = atlas_xosc::read_str(
-        &src.content,
-        &src.file_name,
-        &atlas_xosc::MemoryFiles(&files),
-        &opts,
-    )
-    .map_err(invalid)?;
-    let (mut map_xml, map_name) = map_for(&scenario, &files, maps_dir).or_else(|e| {
-        if src.opendrive_xml.is_empty() {
-            Err(e)
-        } else {
-            Ok((String::new(), stem(&src.file_name)))
-        }
-    })?;
-    if !src.opendrive_xml.is_empty() {
-        map_xml = src.opendrive_xml.clone();
-    }
-    Ok(XoscRun {
-        name: stem(&src.file_name),
-        scenario,
-        map_xml,
-        map_name,
-    })
 }
 
 /// The entity the policy drives: `requested` when given, else the one named

@@ -1,6 +1,6 @@
 //! Fuzzes the native TOML scenario reader.
 //!
-//! Run with `cargo +nightly fuzz run native_toml` from `services/scenario`
+//! Run with `cargo +nightly fuzz run native_toml` from `crates/atlas-scenario-format`
 //! (seed the corpus with `../../scenarios/*.toml`). The same body runs on
 //! stable over the seed scenarios and mutations of them in
 //! `tests/readers_fuzz.rs`.
@@ -10,5 +10,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    atlas_scenario::fuzzing::exercise_toml(data);
+    atlas_scenario_format::fuzzing::exercise_toml(data);
 });

@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::{Format, Location};
+
 /// A scenario file that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -38,7 +40,12 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     #[error("{file}: {message}")]
-    Syntax { file: String, message: String },
+    Syntax {
+        file: String,
+        /// The line the TOML parser points at, when it does.
+        line: Option<u32>,
+        message: String,
+    },
     #[error("{file}: line {line}: `{element}`: {message}")]
     Invalid {
         file: String,
@@ -48,6 +55,31 @@ pub enum ScenarioError {
     },
     #[error("{file}: unsupported scenario format (expected a native .toml scenario)")]
     UnsupportedFormat { file: String },
+    #[error("{file}: `map`: cannot read {path}: {source}")]
+    Map {
+        file: String,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl ScenarioError {
+    /// Where the problem is.
+    pub fn location(&self) -> Location {
+        match self {
+            ScenarioError::Read { file, .. } | ScenarioError::UnsupportedFormat { file } => {
+                Location::new(file, None, None)
+            }
+            ScenarioError::Syntax { file, line, .. } => Location::new(file, *line, None),
+            ScenarioError::Invalid {
+                file,
+                line,
+                element,
+                ..
+            } => Location::new(file, u32::try_from(*line).ok(), Some(element)),
+            ScenarioError::Map { file, .. } => Location::new(file, None, Some("map")),
+        }
+    }
 }
 
 /// Where an actor starts or a route passes.
@@ -162,6 +194,25 @@ pub struct Scenario {
     pub actors: Vec<Actor>,
 }
 
+impl Scenario {
+    /// The OpenDRIVE text of a map given as a file; `None` for a map the
+    /// bridge knows by name.
+    pub fn read_map(&self) -> Result<Option<String>, ScenarioError> {
+        match &self.map {
+            MapRef::Name(_) => Ok(None),
+            MapRef::File(f) => {
+                std::fs::read_to_string(f)
+                    .map(Some)
+                    .map_err(|source| ScenarioError::Map {
+                        file: self.file.clone(),
+                        path: f.display().to_string(),
+                        source,
+                    })
+            }
+        }
+    }
+}
+
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
@@ -172,18 +223,16 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(&text, &file, path.parent())
 }
 
-/// Parses scenario text. `file` names it in messages; `base` resolves a map
+/// Parses scenario text. `file` names it in messages (a name with an
+/// extension other than `.toml` is another format); `base` resolves a map
 /// given as a relative path.
 pub fn parse(text: &str, file: &str, base: Option<&Path>) -> Result<Scenario, ScenarioError> {
-    let ext = Path::new(file)
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("");
-    if !ext.eq_ignore_ascii_case("toml") {
+    if Format::Native.ruled_out_by_name(file) {
         return Err(ScenarioError::UnsupportedFormat { file: file.into() });
     }
     let raw: File = toml::from_str(text).map_err(|e| ScenarioError::Syntax {
         file: file.into(),
+        line: e.span().map(|r| line_at(text, r.start)),
         message: e.to_string().trim_end().replace('\n', "\n  "),
     })?;
     let invalid = |element: &str, message: String| ScenarioError::Invalid {
@@ -284,13 +333,7 @@ pub fn parse(text: &str, file: &str, base: Option<&Path>) -> Result<Scenario, Sc
     } else {
         MapRef::Name(raw.map.clone())
     };
-    let name = raw.name.clone().unwrap_or_else(|| {
-        Path::new(file)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("scenario")
-            .to_string()
-    });
+    let name = raw.name.clone().unwrap_or_else(|| crate::stem(file));
     Ok(Scenario {
         name,
         file: file.into(),
@@ -302,6 +345,12 @@ pub fn parse(text: &str, file: &str, base: Option<&Path>) -> Result<Scenario, Sc
         route: raw.route,
         actors: raw.actors,
     })
+}
+
+/// The line of byte `at` of `text`.
+fn line_at(text: &str, at: usize) -> u32 {
+    let upto = text.get(..at).unwrap_or(text);
+    u32::try_from(upto.matches('\n').count() + 1).unwrap_or(u32::MAX)
 }
 
 /// Best-effort line of an element (`ego.start`, `actors[1].speed`) in the
@@ -418,6 +467,33 @@ speed = 5.0
         let t = GOOD.replace("\"Town01\"", "\"../maps/loop.xodr\"");
         let s = parse(&t, "sc/x.toml", Some(Path::new("sc"))).unwrap();
         assert_eq!(s.map, MapRef::File(PathBuf::from("sc/../maps/loop.xodr")));
+    }
+
+    #[test]
+    fn syntax_errors_carry_the_line() {
+        let bad = GOOD.replace("speed = 5.0", "speed = = 5.0");
+        let e = parse(&bad, "bad.toml", None).unwrap_err();
+        assert_eq!(e.location().line, Some(15), "{e}");
+    }
+
+    #[test]
+    fn a_map_file_is_read_for_sending() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("loop.xodr"), "<OpenDRIVE/>").unwrap();
+        let t = GOOD.replace("\"Town01\"", "\"loop.xodr\"");
+        let s = parse(&t, "x.toml", Some(dir.path())).unwrap();
+        assert_eq!(s.read_map().unwrap().as_deref(), Some("<OpenDRIVE/>"));
+        let s = parse(GOOD, "x.toml", None).unwrap();
+        assert_eq!(s.read_map().unwrap(), None);
+        let t = GOOD.replace("\"Town01\"", "\"gone.xodr\"");
+        let e = parse(&t, "x.toml", Some(dir.path()))
+            .unwrap()
+            .read_map()
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("x.toml: `map`: cannot read"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use atlas_scenario::fuzzing::{exercise_routes, exercise_toml};
+use atlas_scenario_format::fuzzing::{exercise_routes, exercise_toml};
 
 const ROUTE_2X: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <routes>
@@ -99,7 +99,7 @@ fn route_files_and_their_mutations_never_panic() {
         }
     }
     // The 2.x seed itself reads.
-    let f = atlas_scenario::routes::parse(ROUTE_2X, "seed.xml").unwrap();
+    let f = atlas_scenario_format::routes::parse(ROUTE_2X, "seed.xml").unwrap();
     assert_eq!(f.routes[0].scenarios.len(), 1);
 }
 
