@@ -2,13 +2,9 @@
 //! with the Leaderboard's `--routes-subset` and a town filter, each sending
 //! only its own route.
 
-use std::path::Path;
-
 use anyhow::bail;
 use atlas_proto::scenario as pb;
 use atlas_scenario_format::routes::{Route, RouteFile};
-
-use crate::client::Sources;
 
 /// One route of a route file, ready to send.
 pub struct RouteRun {
@@ -90,21 +86,24 @@ pub fn select(
     Ok(runs)
 }
 
-/// Reads a route file once and returns its runs, as [`select`] chooses them.
-pub fn expand(
-    path: &Path,
-    subset: Option<&[String]>,
-    town: Option<&str>,
-) -> anyhow::Result<Vec<RouteRun>> {
-    match crate::client::read(path)? {
-        Sources::Routes { file, text } => select(&file, &text, subset, town),
-        Sources::One(s) => bail!("{}: not a Leaderboard route file", s.file_name),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::client::Sources;
+
+    /// The runs of the route file at `path`, as `atlas run` chooses them.
+    fn expand(
+        path: &Path,
+        subset: Option<&[String]>,
+        town: Option<&str>,
+    ) -> anyhow::Result<Vec<RouteRun>> {
+        match crate::client::read(path)? {
+            Sources::Routes { file, text } => select(&file, &text, subset, town),
+            Sources::One(s) => bail!("{}: not a Leaderboard route file", s.file_name),
+        }
+    }
 
     #[test]
     fn subsets_take_ids_and_ranges() {

@@ -250,7 +250,7 @@ fn sources_of(
                 bail!("{}: not a Leaderboard route file", s.file_name)
             }
             // A route file listed under `scenarios` runs its one route.
-            (sources, None) => sources.single()?,
+            (whole, None) => whole.single()?,
         };
         sources.insert(key, source);
     }
