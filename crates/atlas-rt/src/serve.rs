@@ -16,6 +16,14 @@ use crate::Error;
 /// travel inside requests, and the egodriver contract asks for this limit.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
+/// The drain grace period of a service's `grace_period_s` setting; the
+/// error (for the service to name its setting) refuses negative and
+/// non-finite values.
+pub fn grace_period(seconds: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("must be a non-negative number of seconds, got {seconds}"))
+}
+
 /// A tonic server builder with one span per request that continues the
 /// caller's W3C trace context.
 pub fn server_builder() -> Server<tower::layer::util::Identity> {
@@ -74,4 +82,22 @@ where
     }
     tracing::info!(%addr, "stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_periods_are_non_negative_finite_seconds() {
+        assert_eq!(grace_period(1.5), Ok(Duration::from_millis(1500)));
+        assert_eq!(grace_period(0.0), Ok(Duration::ZERO));
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let e = grace_period(bad).unwrap_err();
+            assert!(
+                e.starts_with("must be a non-negative number of seconds"),
+                "{e}"
+            );
+        }
+    }
 }

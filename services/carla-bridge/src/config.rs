@@ -83,14 +83,8 @@ impl Config {
         if self.max_steps_per_call == 0 {
             return bad("max_steps_per_call", "must be at least 1".into());
         }
-        if !self.grace_period_s.is_finite() || self.grace_period_s < 0.0 {
-            return bad(
-                "grace_period_s",
-                format!(
-                    "must be a non-negative number of seconds, got {}",
-                    self.grace_period_s
-                ),
-            );
+        if let Err(message) = atlas_rt::serve::grace_period(self.grace_period_s) {
+            return bad("grace_period_s", message);
         }
         Ok(())
     }

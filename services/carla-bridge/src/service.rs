@@ -523,6 +523,27 @@ mod tests {
             .unwrap();
     }
 
+    /// Snapshots a world and forks it from that snapshot.
+    async fn snapshot_and_fork(
+        s: &SimulatorService,
+        world_id: &str,
+    ) -> Result<pb::ForkWorldResponse, Status> {
+        let snap = s
+            .snapshot_world(Request::new(pb::SnapshotWorldRequest {
+                world_id: world_id.into(),
+            }))
+            .await?
+            .into_inner();
+        let fork = s
+            .fork_world(Request::new(pb::ForkWorldRequest {
+                world_id: world_id.into(),
+                snapshot_id: snap.snapshot_id,
+                label: String::new(),
+            }))
+            .await?;
+        Ok(fork.into_inner())
+    }
+
     #[tokio::test]
     async fn the_builtin_backend_gets_no_world_beyond_max_worlds() {
         let s = service(builtin(), 1);
@@ -538,21 +559,7 @@ mod tests {
         assert_eq!(s.world_count(), 1);
 
         // A fork is a world too.
-        let snap = s
-            .snapshot_world(Request::new(pb::SnapshotWorldRequest {
-                world_id: first.world_id.clone(),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        let err = s
-            .fork_world(Request::new(pb::ForkWorldRequest {
-                world_id: first.world_id.clone(),
-                snapshot_id: snap.snapshot_id,
-                label: String::new(),
-            }))
-            .await
-            .unwrap_err();
+        let err = snapshot_and_fork(&s, &first.world_id).await.unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
         assert_eq!(s.world_count(), 1);
 
@@ -680,21 +687,7 @@ mod tests {
         assert_eq!(err.metadata().get("grpc-retry-pushback-ms").unwrap(), "750");
 
         // What the backend cannot do is UNIMPLEMENTED, not a failure.
-        let snap = s
-            .snapshot_world(Request::new(pb::SnapshotWorldRequest {
-                world_id: first.world_id.clone(),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        let err = s
-            .fork_world(Request::new(pb::ForkWorldRequest {
-                world_id: first.world_id.clone(),
-                snapshot_id: snap.snapshot_id,
-                label: String::new(),
-            }))
-            .await
-            .unwrap_err();
+        let err = snapshot_and_fork(&s, &first.world_id).await.unwrap_err();
         assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
 
         // Destroying the world releases the server's slot.

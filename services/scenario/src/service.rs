@@ -77,9 +77,109 @@ pub struct Config {
     pub grace_period_s: f64,
 }
 
+impl Config {
+    /// Checks the values flags cannot check by type, naming the first bad
+    /// one; [`serve`] calls it, so a configuration built in code gets the
+    /// checks the binary's flags get.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |field: &'static str, message: String| Err(Error::Config { field, message });
+        for (field, addr) in [
+            ("bridge_addr", &self.bridge_addr),
+            ("driver_addr", &self.driver_addr),
+        ] {
+            if let Err(e) = balance::Target::parse(addr) {
+                return bad(field, e.to_string());
+            }
+        }
+        let refresh = self.resolve_interval.as_secs_f64();
+        if !(refresh > 0.0 && refresh <= 3600.0) {
+            return bad(
+                "resolve_interval",
+                format!("must be in (0, 3600] seconds, got {refresh}"),
+            );
+        }
+        if self.max_runs == 0 {
+            return bad("max_runs", "must be at least 1".into());
+        }
+        if let Err(message) = atlas_rt::serve::grace_period(self.grace_period_s) {
+            return bad("grace_period_s", message);
+        }
+        Ok(())
+    }
+
+    /// The drain grace period (of a validated configuration).
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_secs_f64(self.grace_period_s.max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn defaults() -> Config {
+        Cli::try_parse_from(["atlas-scenario"]).unwrap().config
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_bad_values_are_named() {
+        defaults().validate().unwrap();
+        type Spoil = fn(&mut Config);
+        let cases: [(&str, Spoil); 6] = [
+            ("bridge_addr", |c| c.bridge_addr = "http://".into()),
+            ("driver_addr", |c| c.driver_addr = "no port".into()),
+            ("resolve_interval", |c| c.resolve_interval = Duration::ZERO),
+            ("max_runs", |c| c.max_runs = 0),
+            ("grace_period_s", |c| c.grace_period_s = -1.0),
+            ("grace_period_s", |c| c.grace_period_s = f64::INFINITY),
+        ];
+        for (field, spoil) in cases {
+            let mut c = defaults();
+            spoil(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.starts_with(&format!("configuration: {field}: ")), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn serve_checks_the_configuration_first() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = Config {
+            max_runs: 0,
+            ..defaults()
+        };
+        let e = serve(listener, config, std::future::pending())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Config {
+                    field: "max_runs",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}
+
 /// Failures of the service itself (not of a run).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("configuration: {field}: {message}")]
+    Config {
+        field: &'static str,
+        message: String,
+    },
     #[error("invalid upstream address: {0}")]
     Endpoint(#[from] balance::Error),
     #[error(transparent)]
@@ -584,6 +684,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    config.validate()?;
     let upstreams = Upstreams {
         sim: balanced(&config.bridge_addr, config.resolve_interval)?,
         driver: balanced(&config.driver_addr, config.resolve_interval)?,
@@ -591,7 +692,7 @@ pub async fn serve(
     };
     let (sim, driver) = (upstreams.sim.channel(), upstreams.driver.channel());
     let (health, health_service) = atlas_rt::health::Health::new(&[SERVICE_NAME]).await;
-    let grace = Duration::from_secs_f64(config.grace_period_s.max(0.0));
+    let grace = config.grace_period();
     let runner = Runner {
         slots: Slots::new(config.max_runs),
         config,

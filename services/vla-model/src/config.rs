@@ -125,12 +125,8 @@ impl Config {
 
     /// The drain grace period; refuses negative or non-finite values.
     pub fn grace_period(&self) -> Result<Duration, Error> {
-        Duration::try_from_secs_f64(self.grace_period_s).map_err(|_| {
-            Error::Config(format!(
-                "grace period must be a non-negative number of seconds, got {}",
-                self.grace_period_s
-            ))
-        })
+        atlas_rt::serve::grace_period(self.grace_period_s)
+            .map_err(|m| Error::Config(format!("grace period {m}")))
     }
 
     /// The batcher's settings; refuses out-of-range values, naming the
@@ -162,17 +158,33 @@ impl Config {
         })
     }
 
-    /// Checks every setting, naming the first bad one.
+    /// Checks every setting, naming the first bad one. [`serve`](crate::serve)
+    /// calls it; callers that only inspect the settings (the CLI's
+    /// preflight) call it themselves.
     pub fn validate(&self) -> Result<(), Error> {
-        self.grace_period()?;
-        self.batch_settings()?;
+        self.checked().map(|_| ())
+    }
+
+    /// Checks every setting and returns what serving derives from them.
+    pub(crate) fn checked(&self) -> Result<Checked, Error> {
+        let grace = self.grace_period()?;
+        let batch = self.batch_settings()?;
         if self.max_sessions == 0 {
             return Err(Error::Config("max sessions must be at least 1".into()));
         }
         self.route_follower_params()
             .validate()
-            .map_err(Error::Config)
+            .map_err(Error::Config)?;
+        Ok(Checked { grace, batch })
     }
+}
+
+/// What the server derives from a checked [`Config`].
+pub(crate) struct Checked {
+    /// The drain grace period.
+    pub grace: Duration,
+    /// The batcher's settings.
+    pub batch: BatchSettings,
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The one error type of the crate and its single mapping to gRPC status
 //! codes (§5.9 of the egodriver contract, carla-driver-interface column).
 
+use atlas_proto::reason::{self, Reason};
+
 use crate::policy::PolicyError;
 
 /// Everything that can go wrong serving the egodriver contract.
@@ -45,10 +47,11 @@ impl Error {
     }
 }
 
-impl From<Error> for tonic::Status {
-    fn from(e: Error) -> Self {
+impl Error {
+    /// The gRPC code the error maps to.
+    pub fn code(&self) -> tonic::Code {
         use tonic::Code;
-        let code = match &e {
+        match self {
             Error::SessionNotFound(_) => Code::NotFound,
             Error::SessionExists(_) => Code::AlreadyExists,
             Error::TooManySessions { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
@@ -64,11 +67,28 @@ impl From<Error> for tonic::Status {
             | Error::Config(_)
             | Error::Preflight(_)
             | Error::Serve(_) => Code::Internal,
-        };
-        let status = tonic::Status::new(code, e.to_string());
+        }
+    }
+
+    /// The machine-readable reason a client decides on, where there is one.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Error::Overloaded { .. } => Some(Reason::Overloaded),
+            Error::InvalidArgument(_) => Some(Reason::InvalidInput),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        let mut status = tonic::Status::new(e.code(), e.to_string());
+        if let Some(r) = e.reason() {
+            status = reason::with_reason(status, r);
+        }
         match e {
             Error::Overloaded { retry_after_ms, .. } => atlas_rt::retry::with_retry_after(
-                atlas_proto::reason::with_reason(status, atlas_proto::reason::Reason::Overloaded),
+                status,
                 std::time::Duration::from_millis(retry_after_ms),
             ),
             _ => status,
@@ -121,5 +141,27 @@ mod tests {
             assert_eq!(s.metadata().get(key).unwrap().to_str().unwrap(), "37");
         }
         assert!(s.message().contains("retry in 37 ms"), "{}", s.message());
+        assert_eq!(reason::reason(&s), Some(Reason::Overloaded));
+    }
+
+    #[test]
+    fn malformed_requests_are_invalid_input_and_others_carry_no_reason() {
+        let s = tonic::Status::from(Error::invalid("route: 1 waypoint, need 2"));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(reason::reason(&s), Some(Reason::InvalidInput));
+        assert_eq!(s.message(), "route: 1 waypoint, need 2");
+        // The message names the field; there is no file to point at.
+        assert_eq!(
+            reason::input_location(&s),
+            Some(reason::InputLocation::default())
+        );
+        for e in [
+            Error::SessionNotFound("a".into()),
+            Error::TooManySessions { limit: 1 },
+            Error::UnsupportedRevision("3".into()),
+            Error::BadPlan("nan".into()),
+        ] {
+            assert_eq!(reason::reason(&tonic::Status::from(e)), None);
+        }
     }
 }

@@ -16,7 +16,6 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let _telemetry = atlas_rt::telemetry::init("atlas-vla")?;
-    cli.config.validate()?;
     let listener = tokio::net::TcpListener::bind(cli.config.listen)
         .await
         .with_context(|| format!("binding {}", cli.config.listen))?;
