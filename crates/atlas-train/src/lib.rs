@@ -12,7 +12,7 @@
 //! - [`expert`]: the privileged planner demonstrations come from.
 //! - [`collect`]: demonstration collection and closed-loop episodes.
 //! - [`train`]: behaviour cloning with AdamW ([`train::train`]).
-//! - [`error`]: [`Error`].
+//! - [`error`]: the crate's [`Error`].
 //!
 //! The `atlas-model` binary (train, eval, open-loop, latency,
 //! export-fixture, info) is this crate's command line.
