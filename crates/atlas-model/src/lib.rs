@@ -18,7 +18,7 @@
 //! - [`infer`]: [`predict`], one forward pass for a batch of samples.
 //! - [`pretrained`]: model directories (config, safetensors, checksum),
 //!   devices and dtypes.
-//! - [`error`]: the crate's error type, [`Error`].
+//! - [`error`]: the crate's [`Error`].
 
 pub mod config;
 pub mod error;
