@@ -9,6 +9,7 @@ use atlas_loop::{
     BridgeWorld, ClosedLoop, Control, EgodriverPolicy, End, Flow, Hooks, RouteView, ego_command,
     ego_state,
 };
+use atlas_proto::leaderboard::RunStatus;
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
 use atlas_scenario_format::native::{self as scenario, Placement, Scenario};
@@ -616,14 +617,14 @@ impl<'e> Scorer<'e> {
         route_id: String,
         seed: u64,
         map: String,
-        (scores, status): (pb::Scores, String),
+        (scores, status): (pb::Scores, RunStatus),
         meta: pb::Meta,
     ) -> RunOutput {
         let infractions = self.evaluator.infractions().to_vec();
         let record = pb::RouteRecord {
             index: self.index,
             route_id,
-            status,
+            status: status.as_str().into(),
             num_infractions: infractions.len() as u32,
             infractions,
             scores: Some(scores),

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use atlas_proto::leaderboard::{Failure, RunStatus};
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
 use atlas_scenario_format::xosc::XoscRun;
@@ -332,9 +333,9 @@ async fn run_in_world(
 
     scorer.finish().await;
     let (scores, mut status) = scorer.evaluator.outcome();
-    if ended_by_storyboard && status == "Failed - Simulation ended before the route" {
+    if ended_by_storyboard && status == RunStatus::Failed(Failure::SimulationEnded) {
         // The scenario, not the ego, decided when the run ends.
-        status = "Completed".into();
+        status = RunStatus::Completed;
     }
     let pass_criteria = crate::criteria::pass_criteria(&scorer.evaluator, &x.scenario.criteria)
         .into_iter()

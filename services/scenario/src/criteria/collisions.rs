@@ -5,6 +5,7 @@ use atlas_proto::scenario as pb;
 use atlas_proto::sim;
 
 use super::{
+    Category,
     EgoSample, Evaluator, PENALTY_COLLISION_LAYOUT, PENALTY_COLLISION_PEDESTRIAN,
     PENALTY_COLLISION_VEHICLE,
 };
@@ -31,22 +32,22 @@ impl Evaluator {
         self.last_collision = Some((time, ego.x, ego.y));
         let (category, what, mult) = match sim::ActorKind::try_from(c.other_kind) {
             Ok(sim::ActorKind::Pedestrian) => (
-                "collisions_pedestrian",
+                Category::CollisionsPedestrian,
                 "pedestrian",
                 PENALTY_COLLISION_PEDESTRIAN,
             ),
             Ok(sim::ActorKind::Vehicle) => {
-                ("collisions_vehicle", "vehicle", PENALTY_COLLISION_VEHICLE)
+                (Category::CollisionsVehicle, "vehicle", PENALTY_COLLISION_VEHICLE)
             }
             _ => (
-                "collisions_layout",
+                Category::CollisionsLayout,
                 "static object",
                 PENALTY_COLLISION_LAYOUT,
             ),
         };
         self.penalty *= mult;
         let inf = pb::Infraction {
-            category: category.into(),
+            category: category.as_str().into(),
             message: format!(
                 "Agent collided against {what} (actor {}) at {:.1} m/s",
                 c.other_actor_id, c.relative_speed

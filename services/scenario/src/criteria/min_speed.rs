@@ -3,7 +3,7 @@
 
 use atlas_proto::scenario as pb;
 
-use super::{EgoSample, Evaluator, min_speed_penalty};
+use super::{Category, EgoSample, Evaluator, min_speed_penalty};
 
 /// Running sums of one minimum-speed checkpoint.
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,7 +57,7 @@ impl Evaluator {
         }
         self.penalty *= min_speed_penalty(pct);
         Some(self.push(
-            "min_speed_infractions",
+            Category::MinSpeedInfractions,
             format!("Average speed is {pct}% of the surrounding traffic's one"),
             ego.time,
             ego.x,

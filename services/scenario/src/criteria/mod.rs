@@ -54,8 +54,9 @@ use crate::geometry::Polyline;
 pub use inputs::{EgoSample, Limits, Observation};
 use min_speed::SpeedWindow;
 pub use pass::{CriterionResult, pass_criteria};
+pub use atlas_proto::leaderboard::{Category, Failure};
 pub use scoring::{
-    CATEGORIES, Failure, MIN_SPEED_WEIGHT, PENALTY_COLLISION_LAYOUT, PENALTY_COLLISION_PEDESTRIAN,
+    MIN_SPEED_WEIGHT, PENALTY_COLLISION_LAYOUT, PENALTY_COLLISION_PEDESTRIAN,
     PENALTY_COLLISION_VEHICLE, PENALTY_RED_LIGHT, PENALTY_SCENARIO_TIMEOUT, PENALTY_STOP,
     PENALTY_YIELD_EMERGENCY, driving_score, min_speed_penalty, outside_lanes_penalty,
 };
@@ -142,14 +143,14 @@ impl Evaluator {
 
     fn push(
         &mut self,
-        category: &str,
+        category: Category,
         message: String,
         time: f64,
         x: f64,
         y: f64,
     ) -> pb::Infraction {
         let inf = pb::Infraction {
-            category: category.into(),
+            category: category.as_str().into(),
             message,
             sim_time_s: time,
             x,
@@ -163,7 +164,7 @@ impl Evaluator {
     pub fn scenario_timeout(&mut self, scenario: &str, ego: EgoSample) -> pb::Infraction {
         self.penalty *= PENALTY_SCENARIO_TIMEOUT;
         self.push(
-            "scenario_timeouts",
+            Category::ScenarioTimeouts,
             format!("Agent timed out a scenario ({scenario})"),
             ego.time,
             ego.x,
@@ -175,7 +176,7 @@ impl Evaluator {
     pub fn failed_to_yield(&mut self, ego: EgoSample) -> pb::Infraction {
         self.penalty *= PENALTY_YIELD_EMERGENCY;
         self.push(
-            "yield_emergency_vehicle_infractions",
+            Category::YieldEmergencyVehicleInfractions,
             "Agent failed to yield to an emergency vehicle".into(),
             ego.time,
             ego.x,
@@ -205,7 +206,7 @@ impl Evaluator {
             let pct = self.outside_lanes_pct();
             self.penalty *= outside_lanes_penalty(pct);
             raised.push(self.push(
-                "outside_route_lanes",
+                Category::OutsideRouteLanes,
                 format!(
                     "Agent went outside its route lanes for about {:.3} meters ({:.2}% of the completed route)",
                     self.stats.outside_m, pct
@@ -324,14 +325,14 @@ impl Evaluator {
     fn fail(
         &mut self,
         why: Failure,
-        category: &str,
+        category: Category,
         message: String,
         ego: EgoSample,
         raised: &mut Vec<pb::Infraction>,
     ) {
         self.failure = Some(why);
         let inf = pb::Infraction {
-            category: category.into(),
+            category: category.as_str().into(),
             message,
             sim_time_s: ego.time,
             x: ego.x,

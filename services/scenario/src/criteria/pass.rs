@@ -1,7 +1,7 @@
 //! ScenarioRunner-style pass criteria (`criteria_*`), answered from the
 //! evaluator's state at the end of a run.
 
-use super::Evaluator;
+use super::{Category, Evaluator};
 
 /// The result of one ScenarioRunner-style pass criterion.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,14 +19,14 @@ pub struct CriterionResult {
 /// of MaxVelocityTest, DrivenDistanceTest and AverageVelocityTest) from the
 /// evaluator's state at the end of a run (after [`Evaluator::finish`]).
 pub fn pass_criteria(ev: &Evaluator, criteria: &[(String, String)]) -> Vec<CriterionResult> {
-    let count = |cat: &str| {
+    let count = |cat: Category| {
         ev.infractions()
             .iter()
-            .filter(|i| i.category == cat)
+            .filter(|i| i.category == cat.as_str())
             .count()
     };
-    let none = |cats: &[&str]| -> (bool, String) {
-        let n: usize = cats.iter().map(|c| count(c)).sum();
+    let none = |cats: &[Category]| -> (bool, String) {
+        let n: usize = cats.iter().map(|&c| count(c)).sum();
         (n == 0, format!("{n} event(s)"))
     };
     let st = ev.stats();
@@ -37,26 +37,26 @@ pub fn pass_criteria(ev: &Evaluator, criteria: &[(String, String)]) -> Vec<Crite
             let limit = value.trim().parse::<f64>().ok();
             let res: Option<(bool, String)> = match bare {
                 "CollisionTest" => Some(none(&[
-                    "collisions_layout",
-                    "collisions_pedestrian",
-                    "collisions_vehicle",
+                    Category::CollisionsLayout,
+                    Category::CollisionsPedestrian,
+                    Category::CollisionsVehicle,
                 ])),
                 "RouteCompletionTest" => Some((
                     ev.completed,
                     format!("{:.1}% of the route", ev.completion()),
                 )),
-                "InRouteTest" => Some(none(&["route_dev"])),
+                "InRouteTest" => Some(none(&[Category::RouteDev])),
                 "OutsideRouteLanesTest" => Some((
                     st.outside_m <= 0.0,
                     format!("{:.2}% outside the route lanes", ev.outside_lanes_pct()),
                 )),
-                "RunningRedLightTest" => Some(none(&["red_light"])),
-                "RunningStopTest" => Some(none(&["stop_infraction"])),
-                "ActorBlockedTest" => Some(none(&["vehicle_blocked"])),
-                "MinimumSpeedRouteTest" => Some(none(&["min_speed_infractions"])),
-                "ScenarioTimeoutTest" => Some(none(&["scenario_timeouts"])),
+                "RunningRedLightTest" => Some(none(&[Category::RedLight])),
+                "RunningStopTest" => Some(none(&[Category::StopInfraction])),
+                "ActorBlockedTest" => Some(none(&[Category::VehicleBlocked])),
+                "MinimumSpeedRouteTest" => Some(none(&[Category::MinSpeedInfractions])),
+                "ScenarioTimeoutTest" => Some(none(&[Category::ScenarioTimeouts])),
                 "YieldToEmergencyVehicleTest" => {
-                    Some(none(&["yield_emergency_vehicle_infractions"]))
+                    Some(none(&[Category::YieldEmergencyVehicleInfractions]))
                 }
                 "KeepLaneTest" => Some((
                     st.lane_invasions == 0,

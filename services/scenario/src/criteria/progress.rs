@@ -3,7 +3,7 @@
 
 use atlas_proto::scenario as pb;
 
-use super::{EgoSample, Evaluator, Failure};
+use super::{Category, EgoSample, Evaluator, Failure};
 use crate::geometry::Polyline;
 
 /// How far ahead of the last progress point the route search looks, metres.
@@ -65,7 +65,7 @@ impl Evaluator {
         if dist > self.limits.deviation_m {
             self.fail(
                 Failure::RouteDeviation,
-                "route_dev",
+                Category::RouteDev,
                 format!("Agent deviated from the route by {dist:.1} m"),
                 ego,
                 raised,
@@ -77,7 +77,7 @@ impl Evaluator {
             if ego.time - since >= self.limits.blocked_s {
                 self.fail(
                     Failure::Blocked,
-                    "vehicle_blocked",
+                    Category::VehicleBlocked,
                     format!("Agent got blocked for {:.0} s", ego.time - since),
                     ego,
                     raised,
@@ -90,7 +90,7 @@ impl Evaluator {
         if ego.time >= self.timeout_now() {
             self.fail(
                 Failure::Timeout,
-                "route_timeout",
+                Category::RouteTimeout,
                 format!("Route timeout after {:.0} s", ego.time),
                 ego,
                 raised,

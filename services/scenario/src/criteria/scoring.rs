@@ -1,6 +1,7 @@
-//! Scoring: the Leaderboard's penalty multipliers and infraction
-//! categories, the driving score, and a run's scores and status.
+//! Scoring: the Leaderboard's penalty multipliers, the driving score, and
+//! a run's scores and status.
 
+use atlas_proto::leaderboard::{Failure, RunStatus};
 use atlas_proto::scenario as pb;
 
 use super::Evaluator;
@@ -35,46 +36,10 @@ pub fn driving_score(route_completion: f64, penalty: f64) -> f64 {
     (route_completion * penalty).max(0.0)
 }
 
-/// Every infraction category of a Leaderboard record, in its order.
-pub const CATEGORIES: [&str; 12] = [
-    "collisions_layout",
-    "collisions_pedestrian",
-    "collisions_vehicle",
-    "red_light",
-    "stop_infraction",
-    "outside_route_lanes",
-    "min_speed_infractions",
-    "yield_emergency_vehicle_infractions",
-    "scenario_timeouts",
-    "route_dev",
-    "vehicle_blocked",
-    "route_timeout",
-];
-
-/// Why a run ended early.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    RouteDeviation,
-    Blocked,
-    Timeout,
-    PolicyTerminated,
-}
-
-impl Failure {
-    fn status(self) -> &'static str {
-        match self {
-            Failure::RouteDeviation => "Failed - Agent deviated from the route",
-            Failure::Blocked => "Failed - Agent got blocked",
-            Failure::Timeout => "Failed - Agent timed out",
-            Failure::PolicyTerminated => "Failed - Agent terminated the session",
-        }
-    }
-}
-
 impl Evaluator {
     /// The scores and status of the run so far (call [`Evaluator::finish`]
     /// first at the end of a run).
-    pub fn outcome(&self) -> (pb::Scores, String) {
+    pub fn outcome(&self) -> (pb::Scores, RunStatus) {
         let rc = self.completion();
         let scores = pb::Scores {
             score_route: rc,
@@ -82,10 +47,10 @@ impl Evaluator {
             score_composed: driving_score(rc, self.penalty),
         };
         let status = match self.failure {
-            Some(f) => f.status().to_string(),
-            None if self.completed && self.infractions.is_empty() => "Perfect".into(),
-            None if self.completed => "Completed".into(),
-            None => "Failed - Simulation ended before the route".into(),
+            Some(f) => RunStatus::Failed(f),
+            None if self.completed && self.infractions.is_empty() => RunStatus::Perfect,
+            None if self.completed => RunStatus::Completed,
+            None => RunStatus::Failed(Failure::SimulationEnded),
         };
         (scores, status)
     }

@@ -4,7 +4,7 @@
 use atlas_proto::scenario as pb;
 use atlas_proto::sim;
 
-use super::{EgoSample, Evaluator, Observation, PENALTY_RED_LIGHT, PENALTY_STOP};
+use super::{Category, EgoSample, Evaluator, Observation, PENALTY_RED_LIGHT, PENALTY_STOP};
 
 impl Evaluator {
     /// Signal criteria: red lights and stop signs, from the stop lines.
@@ -78,7 +78,7 @@ impl Evaluator {
         self.stops_run.push((id.to_string(), ego.time));
         self.penalty *= PENALTY_STOP;
         Some(self.push(
-            "stop_infraction",
+            Category::StopInfraction,
             format!(
                 "Agent ran a stop with id={id} at (x={:.3}, y={:.3})",
                 ego.x, ego.y
@@ -100,7 +100,7 @@ impl Evaluator {
         self.red_lights.push((id.to_string(), ego.time));
         self.penalty *= PENALTY_RED_LIGHT;
         Some(self.push(
-            "red_light",
+            Category::RedLight,
             format!(
                 "Agent ran a red light {id} at (x={:.3}, y={:.3})",
                 ego.x, ego.y

@@ -35,7 +35,7 @@ fn completing_a_clear_route_is_perfect() {
     }
     assert!(ev.done());
     let (scores, status) = ev.outcome();
-    assert_eq!(status, "Perfect");
+    assert_eq!(status.as_str(), "Perfect");
     assert_eq!(scores.score_composed, 100.0);
 }
 
@@ -72,7 +72,7 @@ fn timeout_ends_the_run_with_partial_completion() {
     ev.update(sample(10.0, 40.0, 5.0), 1, &[]);
     assert!(ev.done());
     let (scores, status) = ev.outcome();
-    assert_eq!(status, "Failed - Agent timed out");
+    assert_eq!(status.as_str(), "Failed - Agent timed out");
     assert!((scores.score_route - 40.0).abs() < 1e-9);
     assert_eq!(scores.score_penalty, 1.0);
 }
@@ -82,7 +82,7 @@ fn standing_still_too_long_is_blocked_and_deviation_ends_the_run() {
     let mut ev = Evaluator::new(straight(100.0), Limits::new(600.0, 5.0));
     ev.update(sample(0.0, 10.0, 0.0), 1, &[]);
     ev.update(sample(5.0, 10.0, 0.0), 1, &[]);
-    assert_eq!(ev.outcome().1, "Failed - Agent got blocked");
+    assert_eq!(ev.outcome().1.as_str(), "Failed - Agent got blocked");
 
     let mut ev = Evaluator::new(straight(100.0), Limits::new(600.0, 180.0));
     ev.update(
@@ -96,7 +96,7 @@ fn standing_still_too_long_is_blocked_and_deviation_ends_the_run() {
         1,
         &[],
     );
-    assert_eq!(ev.outcome().1, "Failed - Agent deviated from the route");
+    assert_eq!(ev.outcome().1.as_str(), "Failed - Agent deviated from the route");
     assert_eq!(ev.completion(), 0.0);
 }
 
@@ -178,7 +178,7 @@ fn penalties_multiply_per_infraction() {
     assert!(ev.done());
     ev.finish();
     let (scores, status) = ev.outcome();
-    assert_eq!(status, "Completed");
+    assert_eq!(status.as_str(), "Completed");
     assert!((scores.score_penalty - 0.168).abs() < 1e-12, "{scores:?}");
     assert!((scores.score_composed - 16.8).abs() < 1e-9);
     let cats: Vec<&str> = ev
@@ -216,7 +216,7 @@ fn outside_lanes_share_of_distance_is_the_penalty() {
     let (scores, status) = ev.outcome();
     assert!((scores.score_penalty - 0.75).abs() < 1e-12);
     assert!((scores.score_composed - 75.0).abs() < 1e-9);
-    assert_eq!(status, "Completed");
+    assert_eq!(status.as_str(), "Completed");
     assert_eq!(ev.infractions()[0].category, "outside_route_lanes");
     assert!(ev.infractions()[0].message.contains("25.00%"));
 }
@@ -254,7 +254,7 @@ fn minimum_speed_checkpoints_compare_with_traffic() {
     let (scores, status) = ev.outcome();
     assert!((scores.score_penalty - 0.85).abs() < 1e-12, "{scores:?}");
     assert!((scores.score_composed - 85.0).abs() < 1e-9);
-    assert_eq!(status, "Completed");
+    assert_eq!(status.as_str(), "Completed");
     let inf = &ev.infractions()[0];
     assert_eq!(inf.category, "min_speed_infractions");
     assert_eq!(
@@ -270,7 +270,7 @@ fn minimum_speed_checkpoints_compare_with_traffic() {
         |_| (1.0, None),
     );
     ev.finish();
-    assert_eq!(ev.outcome().1, "Perfect");
+    assert_eq!(ev.outcome().1.as_str(), "Perfect");
 }
 
 #[test]
@@ -289,7 +289,7 @@ fn min_speed_and_scenario_timeout_penalties_compose() {
     let (scores, status) = ev.outcome();
     assert!((scores.score_penalty - 0.49).abs() < 1e-12);
     assert!((scores.score_composed - 40.0 * 0.49).abs() < 1e-9);
-    assert_eq!(status, "Failed - Simulation ended before the route");
+    assert_eq!(status.as_str(), "Failed - Simulation ended before the route");
 }
 
 fn light(kind: sim::SignalKind, state: sim::LightState, at: f64) -> sim::TrafficLightState {
@@ -405,7 +405,7 @@ fn the_route_timeout_grows_with_progress() {
     // 1 / (0.1 * 10 m/s) = 1 s per metre.
     assert!((ev.timeout_now() - 350.0).abs() < 1e-9);
     ev.update(sample(351.0, 51.0, 5.0), 1, &[]);
-    assert_eq!(ev.outcome().1, "Failed - Agent timed out");
+    assert_eq!(ev.outcome().1.as_str(), "Failed - Agent timed out");
 }
 
 #[test]
