@@ -12,7 +12,7 @@
 //! The trace comes from the scenario runtime over gRPC
 //! (`RunOptions.record_trace`), so this works against a remote stack. The
 //! map under the picture is looked up by the record's map name in the maps
-//! directory (`ATLAS_MAPS_DIR`, else `maps`), or given by the caller.
+//! directory the caller names (`--maps-dir`), or given as a loaded map.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -29,15 +29,20 @@ use plotters::style::FontStyle;
 use crate::files::write_atomic;
 
 /// Writes the artifacts of one run under `dir` and returns the run's folder.
-/// The map is found by name in `ATLAS_MAPS_DIR` (or `maps`); without it the
-/// picture has no map under the paths.
-pub fn write_run(dir: &Path, record: &RouteRecord, trace: &Trace) -> anyhow::Result<PathBuf> {
+/// The map is found by name in `maps_dir`; without it the picture has no
+/// map under the paths.
+pub fn write_run(
+    dir: &Path,
+    maps_dir: &Path,
+    record: &RouteRecord,
+    trace: &Trace,
+) -> anyhow::Result<PathBuf> {
     let name = if trace.map.is_empty() {
         record.map.as_str()
     } else {
         trace.map.as_str()
     };
-    let map = cached_map(name);
+    let map = cached_map(maps_dir, name);
     write_run_with_map(dir, record, trace, map.as_deref())
 }
 
@@ -160,25 +165,19 @@ pub fn events_jsonl(trace: &Trace) -> String {
     out
 }
 
-fn maps_dir() -> PathBuf {
-    std::env::var_os("ATLAS_MAPS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("maps"))
-}
-
-/// Loads (once per process) the map named `name` from the maps directory.
-fn cached_map(name: &str) -> Option<Arc<Map>> {
-    static MAPS: OnceLock<Mutex<HashMap<String, Option<Arc<Map>>>>> = OnceLock::new();
+/// Loads (once per process) the map named `name` from `maps_dir`.
+fn cached_map(maps_dir: &Path, name: &str) -> Option<Arc<Map>> {
+    static MAPS: OnceLock<Mutex<HashMap<PathBuf, Option<Arc<Map>>>>> = OnceLock::new();
     if name.is_empty() {
         return None;
     }
     let cache = MAPS.get_or_init(Default::default);
-    if let Some(m) = cache.lock().ok()?.get(name) {
+    let path = maps_dir.join(format!("{name}.xodr"));
+    if let Some(m) = cache.lock().ok()?.get(&path) {
         return m.clone();
     }
-    let path = maps_dir().join(format!("{name}.xodr"));
     let loaded = Map::from_file(&path).ok().map(Arc::new);
-    cache.lock().ok()?.insert(name.into(), loaded.clone());
+    cache.lock().ok()?.insert(path, loaded.clone());
     loaded
 }
 

@@ -366,6 +366,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
             maps_dir: cfg.maps_dir.clone(),
             progress: false,
             artifacts: false,
+            resolve_interval: atlas_rt::balance::DEFAULT_REFRESH,
         })
         .await?;
         let wall = t.elapsed().as_secs_f64();

@@ -21,12 +21,20 @@ use tonic::transport::Channel;
 ///
 /// A name is resolved to all its addresses (on Swarm, `tasks.scenario:50053`
 /// gives one per replica) and each request goes to one of them; the name is
-/// re-resolved every few seconds (`ATLAS_RESOLVE_INTERVAL_S`, default 3) so
-/// replicas that come and go are followed. Fails unless at least one
-/// address accepts a connection.
+/// re-resolved every 3 s so replicas that come and go are followed. Fails
+/// unless at least one address accepts a connection.
 pub async fn connect(addr: &str) -> anyhow::Result<ScenarioRunnerClient<Channel>> {
+    connect_with(addr, atlas_rt::balance::DEFAULT_REFRESH).await
+}
+
+/// [`connect`], re-resolving the name every `refresh` (`--resolve-interval`,
+/// `ATLAS_RESOLVE_INTERVAL_S`).
+pub async fn connect_with(
+    addr: &str,
+    refresh: std::time::Duration,
+) -> anyhow::Result<ScenarioRunnerClient<Channel>> {
     use anyhow::Context;
-    let options = atlas_rt::balance::Options::from_env()?;
+    let options = atlas_rt::balance::Options::with_refresh(refresh);
     let balanced = atlas_rt::balance::Balanced::connect(addr, options)
         .await
         .with_context(|| format!("scenario runtime address {addr:?}"))?;

@@ -81,6 +81,19 @@ enum SuiteCommand {
     Compare(SuiteCompareArgs),
 }
 
+/// How often a scenario runtime's name is re-resolved to its replicas.
+#[derive(clap::Args)]
+struct ResolveArgs {
+    /// Seconds between two resolutions of the runtime's name (fractions allowed).
+    #[arg(
+        long = "resolve-interval",
+        env = atlas_rt::balance::REFRESH_ENV,
+        value_parser = atlas_rt::balance::parse_refresh,
+        default_value = "3"
+    )]
+    interval: std::time::Duration,
+}
+
 #[derive(clap::Args)]
 struct SuiteRunArgs {
     /// The suite file (TOML).
@@ -93,6 +106,11 @@ struct SuiteRunArgs {
     /// Where a one-shot task leaves its artifacts; defaults to $SAKURA_ARTIFACT_DIR.
     #[arg(long, env = "ATLAS_ARTIFACT_DIR")]
     artifact_dir: Option<PathBuf>,
+    /// The task runner's artifact directory, when --artifact-dir is not given.
+    #[arg(long, env = "SAKURA_ARTIFACT_DIR", hide = true)]
+    sakura_artifact_dir: Option<PathBuf>,
+    #[command(flatten)]
+    resolve: ResolveArgs,
     /// Scenario runtimes, comma-separated (host:port or URIs); without it the
     /// services start in this process.
     #[arg(long, env = "ATLAS_SCENARIO_ADDR")]
@@ -212,6 +230,8 @@ struct RunArgs {
     /// A running scenario runtime, e.g. 127.0.0.1:50053.
     #[arg(long, env = "ATLAS_SCENARIO_ADDR")]
     scenario_addr: Option<String>,
+    #[command(flatten)]
+    resolve: ResolveArgs,
     /// Where the results JSON goes.
     #[arg(long, env = "ATLAS_RESULTS", default_value = "results/results.json")]
     results: PathBuf,
@@ -331,7 +351,7 @@ async fn suite(cmd: SuiteCommand) -> anyhow::Result<()> {
         SuiteCommand::Run(a) => {
             let artifact_dir = a
                 .artifact_dir
-                .or_else(|| std::env::var_os("SAKURA_ARTIFACT_DIR").map(PathBuf::from))
+                .or(a.sakura_artifact_dir)
                 .filter(|p| !p.as_os_str().is_empty());
             let out = match (a.out, artifact_dir) {
                 (Some(o), _) => o,
@@ -362,6 +382,7 @@ async fn suite(cmd: SuiteCommand) -> anyhow::Result<()> {
                 maps_dir: a.maps_dir,
                 progress: !a.quiet,
                 artifacts: a.artifacts,
+                resolve_interval: a.resolve.interval,
             })
             .await?;
             if summary.failed > 0 || summary.finished < summary.selected && !a.dry_run {
@@ -471,7 +492,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             (stack.scenario.to_string(), Some(stack))
         }
     };
-    let mut client = atlas::client::connect(&addr).await?;
+    let mut client = atlas::client::connect_with(&addr, args.resolve.interval).await?;
     let mut records = Vec::new();
     let mut failed = Vec::new();
     let started = Instant::now();
@@ -522,7 +543,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 record: r, trace, ..
             }) => {
                 if let (Some(dir), Some(trace)) = (&args.artifacts, trace) {
-                    let out = atlas::artifacts::write_run(dir, &r, &trace)
+                    let out = atlas::artifacts::write_run(dir, &args.maps_dir, &r, &trace)
                         .with_context(|| format!("writing the artifacts of {name}"))?;
                     eprintln!("artifacts: {}", out.display());
                 }

@@ -60,16 +60,19 @@ impl RetryPolicy {
 /// The scenario runtimes a suite spreads its runs over.
 pub struct Replicas {
     addrs: Vec<String>,
+    refresh: Duration,
     clients: tokio::sync::Mutex<Vec<Option<Client>>>,
     down_until: Mutex<Vec<Option<Instant>>>,
     next: AtomicUsize,
 }
 
 impl Replicas {
-    pub fn new(addrs: Vec<String>) -> Self {
+    /// The runtimes at `addrs`, each name re-resolved every `refresh`.
+    pub fn new(addrs: Vec<String>, refresh: Duration) -> Self {
         let n = addrs.len();
         Self {
             addrs,
+            refresh,
             clients: tokio::sync::Mutex::new(vec![None; n]),
             down_until: Mutex::new(vec![None; n]),
             next: AtomicUsize::new(0),
@@ -103,12 +106,13 @@ impl Replicas {
             return Ok(c);
         }
         let addr = &self.addrs[i];
-        let c = tokio::time::timeout(Duration::from_secs(5), crate::client::connect(addr))
-            .await
-            .map_err(|_| {
-                Failure::new(Code::Unavailable, format!("connecting to {addr} timed out"))
-            })?
-            .map_err(|e| Failure::new(Code::Unavailable, format!("{e:#}")))?;
+        let c = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::client::connect_with(addr, self.refresh),
+        )
+        .await
+        .map_err(|_| Failure::new(Code::Unavailable, format!("connecting to {addr} timed out")))?
+        .map_err(|e| Failure::new(Code::Unavailable, format!("{e:#}")))?;
         self.clients.lock().await[i] = Some(c.clone());
         Ok(c)
     }
@@ -452,7 +456,10 @@ mod tests {
 
     #[test]
     fn pick_rotates_and_skips_replicas_marked_down() {
-        let r = Replicas::new(vec!["a".into(), "b".into(), "c".into()]);
+        let r = Replicas::new(
+            vec!["a".into(), "b".into(), "c".into()],
+            Duration::from_secs(3),
+        );
         let picks: Vec<usize> = (0..6).map(|_| r.pick(None)).collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
         r.mark_down(1, Duration::from_secs(60));

@@ -47,6 +47,8 @@ pub struct RunConfig {
     /// Ask the runtime for each run's trace and write its artifacts
     /// (trajectory CSV, events, top-down PNG) under `runs/<id>/artifacts/`.
     pub artifacts: bool,
+    /// How often a runtime's name is re-resolved.
+    pub resolve_interval: Duration,
 }
 
 /// What a suite invocation came to.
@@ -379,7 +381,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
         driver_addr.insert(name.clone(), addr);
     }
 
-    let replicas = Replicas::new(addrs);
+    let replicas = Replicas::new(addrs, cfg.resolve_interval);
     let policy = RetryPolicy {
         max_attempts: cfg.max_attempts.unwrap_or(suite.max_attempts),
         deadline: Duration::from_secs_f64(cfg.deadline_s.unwrap_or(suite.deadline_s)),
@@ -456,8 +458,12 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
             }) => {
                 let dir = run_dir(&cfg.out, &spec.id);
                 if let Some(trace) = &trace
-                    && let Err(e) =
-                        crate::artifacts::write_run(&dir.join("artifacts"), &record, trace)
+                    && let Err(e) = crate::artifacts::write_run(
+                        &dir.join("artifacts"),
+                        &cfg.maps_dir,
+                        &record,
+                        trace,
+                    )
                 {
                     eprintln!("{}: artifacts: {e:#}", spec.id);
                 }

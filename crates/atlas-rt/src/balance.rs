@@ -36,7 +36,7 @@ use tonic::transport::{Channel, Endpoint};
 /// Default pause between two resolutions of a name.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
 
-/// Environment variable overriding [`DEFAULT_REFRESH`] in [`Options::from_env`]
+/// Environment variable the command lines read the refresh period from
 /// (seconds, fractions allowed).
 pub const REFRESH_ENV: &str = "ATLAS_RESOLVE_INTERVAL_S";
 
@@ -149,17 +149,13 @@ impl Default for Options {
 }
 
 impl Options {
-    /// The defaults, with the refresh period from `ATLAS_RESOLVE_INTERVAL_S`
-    /// when set to a positive number of seconds.
-    pub fn from_env() -> Result<Self, Error> {
-        let mut o = Self::default();
-        if let Ok(v) = std::env::var(REFRESH_ENV) {
-            o.refresh = parse_refresh(&v).map_err(|message| Error::InvalidAddress {
-                addr: format!("{REFRESH_ENV}={v}"),
-                message,
-            })?;
+    /// The defaults with another refresh period (a command line's
+    /// `--resolve-interval`, parsed by [`parse_refresh`]).
+    pub fn with_refresh(refresh: Duration) -> Self {
+        Self {
+            refresh,
+            ..Self::default()
         }
-        Ok(o)
     }
 
     fn endpoint(&self, scheme: &str, addr: SocketAddr) -> Result<Endpoint, Error> {

@@ -5,8 +5,7 @@ use atlas_proto::scenario as pb;
 use atlas_proto::sim;
 
 use super::{
-    Category,
-    EgoSample, Evaluator, PENALTY_COLLISION_LAYOUT, PENALTY_COLLISION_PEDESTRIAN,
+    Category, EgoSample, Evaluator, PENALTY_COLLISION_LAYOUT, PENALTY_COLLISION_PEDESTRIAN,
     PENALTY_COLLISION_VEHICLE,
 };
 
@@ -36,9 +35,11 @@ impl Evaluator {
                 "pedestrian",
                 PENALTY_COLLISION_PEDESTRIAN,
             ),
-            Ok(sim::ActorKind::Vehicle) => {
-                (Category::CollisionsVehicle, "vehicle", PENALTY_COLLISION_VEHICLE)
-            }
+            Ok(sim::ActorKind::Vehicle) => (
+                Category::CollisionsVehicle,
+                "vehicle",
+                PENALTY_COLLISION_VEHICLE,
+            ),
             _ => (
                 Category::CollisionsLayout,
                 "static object",

@@ -51,10 +51,10 @@ use atlas_proto::sim;
 
 use crate::geometry::Polyline;
 
+pub use atlas_proto::leaderboard::{Category, Failure};
 pub use inputs::{EgoSample, Limits, Observation};
 use min_speed::SpeedWindow;
 pub use pass::{CriterionResult, pass_criteria};
-pub use atlas_proto::leaderboard::{Category, Failure};
 pub use scoring::{
     MIN_SPEED_WEIGHT, PENALTY_COLLISION_LAYOUT, PENALTY_COLLISION_PEDESTRIAN,
     PENALTY_COLLISION_VEHICLE, PENALTY_RED_LIGHT, PENALTY_SCENARIO_TIMEOUT, PENALTY_STOP,

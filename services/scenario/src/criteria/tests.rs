@@ -96,7 +96,10 @@ fn standing_still_too_long_is_blocked_and_deviation_ends_the_run() {
         1,
         &[],
     );
-    assert_eq!(ev.outcome().1.as_str(), "Failed - Agent deviated from the route");
+    assert_eq!(
+        ev.outcome().1.as_str(),
+        "Failed - Agent deviated from the route"
+    );
     assert_eq!(ev.completion(), 0.0);
 }
 
@@ -289,7 +292,10 @@ fn min_speed_and_scenario_timeout_penalties_compose() {
     let (scores, status) = ev.outcome();
     assert!((scores.score_penalty - 0.49).abs() < 1e-12);
     assert!((scores.score_composed - 40.0 * 0.49).abs() < 1e-9);
-    assert_eq!(status.as_str(), "Failed - Simulation ended before the route");
+    assert_eq!(
+        status.as_str(),
+        "Failed - Simulation ended before the route"
+    );
 }
 
 fn light(kind: sim::SignalKind, state: sim::LightState, at: f64) -> sim::TrafficLightState {
