@@ -314,9 +314,57 @@ pub fn merge_offset(d0: f64, m0: f64, length: f64, ds: f64) -> (f64, f64) {
     (d0 * h00 + length * m0 * h10, d0 * dh00 / length + m0 * dh10)
 }
 
+/// Allowed speed along a path, sampled every `ds` metres from its start
+/// over `reach` metres (`curvature(s)` at `s` metres from the start):
+/// `cruise`, capped where the curvature limits the lateral acceleration to
+/// `max_lateral_accel`, and lowered ahead of every cap so it can be met
+/// braking at `decel`. The expert and the baseline route follower plan
+/// their speed with it.
+pub fn speed_profile(
+    curvature: impl Fn(f64) -> f64,
+    reach: f64,
+    ds: f64,
+    cruise: f64,
+    max_lateral_accel: f64,
+    decel: f64,
+) -> Vec<f64> {
+    let n = (reach / ds).ceil() as usize + 2;
+    let mut v: Vec<f64> = (0..n)
+        .map(|k| {
+            let kappa = curvature(k as f64 * ds);
+            if kappa > 1e-9 {
+                cruise.min((max_lateral_accel / kappa).sqrt())
+            } else {
+                cruise
+            }
+        })
+        .collect();
+    for k in (0..n - 1).rev() {
+        let reachable = (v[k + 1] * v[k + 1] + 2.0 * decel * ds).sqrt();
+        v[k] = v[k].min(reachable);
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speed_profile_caps_curves_and_brakes_ahead_of_them() {
+        // Straight for 20 m, then a curve of radius 10 m.
+        let kappa = |s: f64| if s < 20.0 { 0.0 } else { 0.1 };
+        let v = speed_profile(kappa, 40.0, 0.5, 10.0, 2.5, 2.0);
+        assert_eq!(v.len(), 82);
+        // In the curve: sqrt(2.5 / 0.1) = 5 m/s.
+        assert!((v[60] - 5.0).abs() < 1e-12);
+        // Far before it: cruise; just before it: between the two, and
+        // reachable braking at 2 m/s² (v² = 25 + 2·2·d).
+        assert_eq!(v[0], 10.0);
+        let d = 20.0 - 39.0 * 0.5;
+        assert!((v[39] - (25.0_f64 + 4.0 * d).sqrt()).abs() < 1e-9);
+        assert!(v.windows(2).take(40).all(|w| w[0] >= w[1]));
+    }
 
     #[test]
     fn wrap_angle_is_half_open() {

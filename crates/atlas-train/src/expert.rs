@@ -274,21 +274,15 @@ pub fn plan(
 
     let horizon = steps as f64 * PLAN_DT;
     let reach = v0.max(p.cruise_speed) * horizon + 10.0;
-    let n = (reach / PROFILE_DS).ceil() as usize + 2;
-    let mut profile: Vec<f64> = (0..n)
-        .map(|k| {
-            let kappa = path.curvature_at(s0 + k as f64 * PROFILE_DS);
-            if kappa > 1e-6 {
-                p.cruise_speed.min((p.max_lateral_accel / kappa).sqrt())
-            } else {
-                p.cruise_speed
-            }
-        })
-        .collect();
-    for k in (0..n - 1).rev() {
-        let reachable = (profile[k + 1].powi(2) + 2.0 * p.comfort_decel * PROFILE_DS).sqrt();
-        profile[k] = profile[k].min(reachable);
-    }
+    let profile = atlas_geometry::speed_profile(
+        |s| path.curvature_at(s0 + s),
+        reach,
+        PROFILE_DS,
+        p.cruise_speed,
+        p.max_lateral_accel,
+        p.comfort_decel,
+    );
+    let n = profile.len();
     let allowed = |ds: f64| {
         let x = (ds / PROFILE_DS).max(0.0);
         let i = x.floor() as usize;

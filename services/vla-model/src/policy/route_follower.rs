@@ -139,22 +139,14 @@ impl RouteFollower {
     /// lowered ahead of every cap so it can be met braking at `max_decel`.
     fn speed_profile(&self, path: &Path, s0: f64, reach: f64) -> Vec<f64> {
         let p = &self.params;
-        let n = (reach / PROFILE_DS).ceil() as usize + 2;
-        let mut v: Vec<f64> = (0..n)
-            .map(|k| {
-                let kappa = path.curvature_at(s0 + k as f64 * PROFILE_DS);
-                if kappa > 1e-9 {
-                    p.target_speed.min((p.max_lateral_accel / kappa).sqrt())
-                } else {
-                    p.target_speed
-                }
-            })
-            .collect();
-        for k in (0..n - 1).rev() {
-            let reachable = (v[k + 1] * v[k + 1] + 2.0 * p.max_decel * PROFILE_DS).sqrt();
-            v[k] = v[k].min(reachable);
-        }
-        v
+        atlas_geometry::speed_profile(
+            |s| path.curvature_at(s0 + s),
+            reach,
+            PROFILE_DS,
+            p.target_speed,
+            p.max_lateral_accel,
+            p.max_decel,
+        )
     }
 }
 
