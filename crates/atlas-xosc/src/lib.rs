@@ -9,7 +9,7 @@
 //!     std::path::Path::new("cut_in.xosc"),
 //!     &atlas_xosc::Options::default(),
 //! )?;
-//! # let map: Arc<atlas_sim::Map> = todo!();
+//! let map = Arc::new(atlas_sim::Map::from_file(std::path::Path::new("maps/Town01.xodr"))?);
 //! let mut player = atlas_xosc::Player::new(sc, map, Vec::new(), &[])?;
 //! while !player.finished() && player.time() < 30.0 {
 //!     player.update()?;
