@@ -84,6 +84,15 @@ impl LocalStack {
     /// three are serving (the scenario runtime reports SERVING only when the
     /// bridge and the policy both do).
     pub async fn start(cfg: LocalConfig) -> anyhow::Result<Self> {
+        if !cfg.maps_dir.is_dir() {
+            let shown = std::path::absolute(&cfg.maps_dir).unwrap_or_else(|_| cfg.maps_dir.clone());
+            bail!(
+                "no maps directory at {} (the bridge loads its towns and OpenDRIVE files from \
+                 it): run from the ATLAS repository, or point at one with --maps-dir DIR or \
+                 ATLAS_MAPS_DIR=DIR",
+                shown.display()
+            );
+        }
         let bind = |addr: SocketAddr, what: &'static str| async move {
             TcpListener::bind(addr)
                 .await
@@ -125,7 +134,7 @@ impl LocalStack {
             "atlas-scenario",
             tokio::spawn(async move { Ok(atlas_scenario::serve(scenario_l, sc_cfg, s).await?) }),
         ));
-        let stack = Self {
+        let mut stack = Self {
             bridge,
             vla,
             scenario,
@@ -136,9 +145,9 @@ impl LocalStack {
         Ok(stack)
     }
 
-    /// Waits until the scenario runtime reports SERVING, failing early if a
-    /// service stops.
-    async fn wait_serving(&self, limit: Duration) -> anyhow::Result<()> {
+    /// Waits until the scenario runtime reports SERVING, failing early, with
+    /// its own error, if a service stops.
+    async fn wait_serving(&mut self, limit: Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + limit;
         let args = crate::probe::ProbeArgs {
             addr: self.scenario.to_string(),
@@ -149,8 +158,13 @@ impl LocalStack {
             verbose: false,
         };
         loop {
-            if let Some((name, _)) = self.tasks.iter().find(|(_, t)| t.is_finished()) {
-                bail!("{name} stopped while starting");
+            if let Some(i) = self.tasks.iter().position(|(_, t)| t.is_finished()) {
+                let (name, task) = self.tasks.remove(i);
+                return match task.await {
+                    Ok(Ok(())) => bail!("{name} stopped while starting"),
+                    Ok(Err(e)) => Err(e.context(format!("{name} failed to start"))),
+                    Err(e) => bail!("{name} panicked while starting: {e}"),
+                };
             }
             if crate::probe::probe(&args).await.0 == crate::probe::EXIT_SERVING {
                 return Ok(());

@@ -67,11 +67,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(
-        "{file}: unsupported scenario format: {found} (expected a native .toml scenario, a Leaderboard route file .xml or OpenSCENARIO .xosc)"
+        "{file}: unsupported scenario format: {found} (ATLAS runs native scenarios .toml, Leaderboard route files .xml and OpenSCENARIO .xosc; a map .xodr is named by a scenario, not run)"
     )]
     Unsupported { file: String, found: String },
     #[error(
-        "{file}: `source.files`: {key:?} must be a relative path inside the scenario's directory"
+        "{file}: `source.files`: {key:?} must be a path relative to the scenario's directory"
     )]
     SentFile { file: String, key: String },
     #[error(transparent)]

@@ -53,7 +53,9 @@ pub enum ScenarioError {
         element: String,
         message: String,
     },
-    #[error("{file}: unsupported scenario format (expected a native .toml scenario)")]
+    #[error(
+        "{file}: unsupported scenario format (ATLAS runs native scenarios .toml, Leaderboard route files .xml and OpenSCENARIO .xosc)"
+    )]
     UnsupportedFormat { file: String },
     #[error("{file}: `map`: cannot read {path}: {source}")]
     Map {

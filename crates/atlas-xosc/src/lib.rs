@@ -28,7 +28,7 @@ pub mod reader;
 pub mod shapes;
 
 pub use model::Scenario;
-pub use player::{EntityState, PlayError, Player};
+pub use player::{EntityState, Overrides, PlayError, Player};
 pub use reader::{
     DiskFiles, FileSource, Loaded, MemoryFiles, Options, XoscError, normalise, read_file, read_str,
 };

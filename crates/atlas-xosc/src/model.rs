@@ -66,6 +66,20 @@ impl Rule {
             Rule::NotEqual => (a - b).abs() >= 1e-9,
         }
     }
+
+    /// As [`Rule::test`] with `a` known only to within `eps` (a time summed
+    /// step by step): `a > b` holds from `b + eps`, `a >= b` from `b - eps`,
+    /// `a == b` within `eps`, as esmini compares simulation time.
+    pub fn test_within(self, a: f64, b: f64, eps: f64) -> bool {
+        match self {
+            Rule::Greater => a > b + eps,
+            Rule::GreaterOrEqual => a >= b - eps,
+            Rule::Less => a < b - eps,
+            Rule::LessOrEqual => a <= b + eps,
+            Rule::Equal => (a - b).abs() <= eps,
+            Rule::NotEqual => (a - b).abs() > eps,
+        }
+    }
 }
 
 /// Orientation of a position; `relative` adds to the road's (or the
@@ -223,8 +237,51 @@ pub enum PrivateAction {
         lateral: bool,
         longitudinal: bool,
     },
+    /// OverrideControllerValueAction (1.0–1.2): pedal, steering wheel,
+    /// gear and brake overrides of the entity's controller.
+    OverrideControls(ControlOverrides),
+    /// AssignControllerAction: the controller's name and whether it hands
+    /// the entity to an outside agent (ScenarioRunner's
+    /// `module = external_control`); the default controller (or the policy)
+    /// stays in charge of the motion.
+    AssignController { name: String, external: bool },
     /// Visibility and appearance: accepted, no effect on motion.
     Accepted(&'static str),
+}
+
+/// One override of an OverrideControllerValueAction: `None` leaves the
+/// channel as it is, `Some(None)` releases it (`active = false`),
+/// `Some(Some(v))` sets it.
+pub type Override<T> = Option<Option<T>>;
+
+/// The overrides one OverrideControllerValueAction sets or releases.
+/// Pedals, clutch and parking brake are 0..1; the steering wheel angle is
+/// in radians; a gear number is the manual gear (0 neutral, negative
+/// reverse).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ControlOverrides {
+    pub throttle: Override<f64>,
+    pub brake: Override<f64>,
+    pub clutch: Override<f64>,
+    pub parking_brake: Override<f64>,
+    pub steering_wheel: Override<f64>,
+    pub gear: Override<i32>,
+}
+
+impl ControlOverrides {
+    /// Whether the action sets any channel (rather than only releasing).
+    pub fn sets_any(&self) -> bool {
+        [
+            self.throttle,
+            self.brake,
+            self.clutch,
+            self.parking_brake,
+            self.steering_wheel,
+        ]
+        .iter()
+        .any(|o| matches!(o, Some(Some(_))))
+            || matches!(self.gear, Some(Some(_)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -466,6 +523,9 @@ pub struct Scenario {
     /// ParameterConditions (name, value). They are not conditions of the
     /// run; a runtime scores them at its end.
     pub criteria: Vec<(String, String)>,
+    /// Positions were given in CARLA's frame (`CARLA:` description) and
+    /// have been mirrored into OpenDRIVE's.
+    pub carla_frame: bool,
 }
 
 impl Scenario {

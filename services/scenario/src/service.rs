@@ -658,23 +658,34 @@ fn list(dir: &Path) -> Result<Vec<pb::ScenarioEntry>, Status> {
         .collect())
 }
 
-/// Polls the health of both upstreams; the runtime can do its job only
-/// when the bridge and the policy both serve.
-async fn upstreams_serving(sim: &Channel, driver: &Channel) -> bool {
+/// Watches one upstream's health (the gRPC Health `Watch` stream) and
+/// mirrors it into `tx`: SERVING as soon as the upstream says so, not at
+/// the next poll. A stream that cannot open or ends (the upstream not up
+/// yet, a replica gone) reads as not serving and is reopened after a short
+/// pause, at most 200 ms, so start-up waits for the upstream and no more.
+async fn watch_upstream(ch: Channel, tx: tokio::sync::watch::Sender<bool>) {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let check = |ch: Channel| async move {
-        let mut c = HealthClient::new(ch);
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let mut c = HealthClient::new(ch.clone());
         let req = HealthCheckRequest {
             service: String::new(),
         };
-        matches!(
-            tokio::time::timeout(Duration::from_secs(2), c.check(req)).await,
-            Ok(Ok(r)) if r.get_ref().status == ServingStatus::Serving as i32
-        )
-    };
-    let (a, b) = tokio::join!(check(sim.clone()), check(driver.clone()));
-    a && b
+        if let Ok(Ok(resp)) = tokio::time::timeout(Duration::from_secs(2), c.watch(req)).await {
+            let mut stream = resp.into_inner();
+            pause = Duration::from_millis(10);
+            while let Ok(Some(m)) = stream.message().await {
+                tx.send_replace(m.status == ServingStatus::Serving as i32);
+            }
+        }
+        tx.send_replace(false);
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
 }
 
 /// Serves the runtime on `listener` until `shutdown`, then drains in-flight
@@ -701,20 +712,31 @@ pub async fn serve(
 
     let (drain_tx, mut drain_rx) = tokio::sync::watch::channel(false);
     let monitor_health = health.clone();
+    let (sim_tx, mut sim_rx) = tokio::sync::watch::channel(false);
+    let (driver_tx, mut driver_rx) = tokio::sync::watch::channel(false);
+    let watchers = [
+        tokio::spawn(watch_upstream(sim, sim_tx)),
+        tokio::spawn(watch_upstream(driver, driver_tx)),
+    ];
     tokio::spawn(async move {
+        // The runtime can do its job only when the bridge and the policy
+        // both serve.
         let mut last = None;
         loop {
-            let ok = upstreams_serving(&sim, &driver).await;
+            let ok = *sim_rx.borrow_and_update() && *driver_rx.borrow_and_update();
             if last != Some(ok) {
                 tracing::info!(serving = ok, "upstream health changed");
                 monitor_health.set(ok).await;
                 last = Some(ok);
             }
-            let pause = if ok { 5 } else { 1 };
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(pause)) => {}
-                _ = drain_rx.changed() => return,
+                r = sim_rx.changed() => if r.is_err() { break },
+                r = driver_rx.changed() => if r.is_err() { break },
+                _ = drain_rx.changed() => break,
             }
+        }
+        for w in watchers {
+            w.abort();
         }
     });
 

@@ -124,6 +124,67 @@ fn pose(e: &atlas_xosc::EntityState) -> sim::Pose {
     }
 }
 
+/// A steering wheel turned this far (radians) gives full steering lock:
+/// a steering ratio of 16 over the bridge's 35° road-wheel lock.
+pub const STEERING_WHEEL_LOCK: f64 = 16.0 * 35.0 * std::f64::consts::PI / 180.0;
+
+/// The policy's control with an OverrideControllerValueAction's overrides
+/// in force: pedals replaced, the steering wheel angle as a fraction of
+/// [`STEERING_WHEEL_LOCK`] (positive left, as OpenSCENARIO's), the parking
+/// brake as brake, and no drive in neutral, in reverse (the bridge's
+/// vehicles have no reverse gear) or with the clutch pressed.
+pub fn overridden(control: &Control, o: &atlas_xosc::Overrides) -> Control {
+    let mut c = *control;
+    if let Some(t) = o.throttle {
+        c.throttle = t;
+    }
+    if let Some(b) = o.brake {
+        c.brake = b;
+    }
+    if let Some(w) = o.steering_wheel {
+        c.steer = (w / STEERING_WHEEL_LOCK).clamp(-1.0, 1.0);
+    }
+    if let Some(p) = o.parking_brake {
+        c.brake = c.brake.max(p);
+    }
+    let no_drive = o.gear.is_some_and(|g| g <= 0) || o.clutch.is_some_and(|k| k >= 0.5);
+    if no_drive {
+        c.throttle = 0.0;
+    }
+    c
+}
+
+/// Every vehicle the Init actions place must start on a drivable lane:
+/// one placed farther than half a lane's width from every drivable lane
+/// (a wrong road id, a position in another frame, a typo in a coordinate)
+/// would drive over empty ground and be scored as if it had not.
+fn check_starts(player: &Player, file: &str) -> Result<(), RunError> {
+    let map = player.map();
+    for e in player.entities() {
+        if !e.present || e.kind != EntityKind::Vehicle {
+            continue;
+        }
+        let near = map.drivable_near(atlas_sim::Vec2::new(e.x, e.y), 10.0);
+        let on = near.iter().any(|(d, l)| *d <= 0.5 * l.width);
+        if !on {
+            let nearest = match near.first() {
+                Some((d, l)) => format!(
+                    "; the nearest drivable lane is {:.1} m away (road {}, lane {})",
+                    d,
+                    map.roads()[l.road].id,
+                    l.lane_id
+                ),
+                None => "; no drivable lane is within 10 m".into(),
+            };
+            return Err(RunError::Invalid(format!(
+                "{file}: entity {} starts off the road at ({:.2}, {:.2}){nearest}",
+                e.name, e.x, e.y
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn play_err(e: atlas_xosc::PlayError) -> RunError {
     RunError::Invalid(e.to_string())
 }
@@ -273,6 +334,18 @@ async fn run_in_world(
         )));
     }
     player.update().map_err(play_err)?;
+    check_starts(&player, &file)?;
+    let mut notes = Vec::new();
+    if ego.is_none() && player.entity(&scored).is_some_and(|e| e.external_controller) {
+        // ScenarioRunner's ExternalControl leaves the entity to an outside
+        // agent; with none attached (its `--openscenario` run without an
+        // agent) the entity stands where Init put it. So it does here.
+        notes.push(format!(
+            "{file}: {scored} is assigned an external controller (external_control): in \
+             storyboard mode nothing drives it and it is held at its start, as ScenarioRunner \
+             holds it without an agent; run with the policy (--ego {scored}) to drive it"
+        ));
+    }
     let mut ids: HashMap<String, u64> = HashMap::new();
     sync_actors(&player, &mut ids, ego, Some(&scored), world, &file).await?;
     let ego_id = ids[&scored];
@@ -315,10 +388,21 @@ async fn run_in_world(
         scored: &scored,
         ego_id,
         file: &file,
-        control_dt: settings.control_dt(),
+        control_dt: if ego.is_some() {
+            settings.control_dt()
+        } else {
+            1.0 / settings.sim_hz
+        },
         ended_by_storyboard: false,
     };
-    let end = ClosedLoop::new(settings.steps_per_control())
+    // On the storyboard alone there is no policy to wait for: the player
+    // steps with the simulator (esmini's fixed step), not at control rate.
+    let steps = if ego.is_some() {
+        settings.steps_per_control()
+    } else {
+        1
+    };
+    let end = ClosedLoop::new(steps)
         .run(world, policy, &mut hooks, Control::hold())
         .await?;
     if end == End::Cancelled {
@@ -351,6 +435,7 @@ async fn run_in_world(
         })
         .collect();
     let mut warnings = x.scenario.warnings.clone();
+    warnings.extend(notes);
     warnings.extend(player.warnings().iter().cloned());
     for l in player.log() {
         tracing::info!(scenario = %x.name, time = l.time, "{}", l.message);
@@ -389,8 +474,12 @@ impl Hooks<BridgeWorld, Control> for Storyboard<'_> {
 
     fn commands(&mut self, control: &Control) -> Vec<sim::ActorCommand> {
         let mut commands = Vec::new();
-        if self.ego.is_some() {
-            commands.push(ego_command(self.ego_id, control));
+        if let Some(name) = self.ego {
+            let control = match self.player.entity(name) {
+                Some(e) if e.overrides.any() => overridden(control, &e.overrides),
+                _ => *control,
+            };
+            commands.push(ego_command(self.ego_id, &control));
         }
         for e in self.player.entities() {
             if !e.present || e.external {
@@ -455,7 +544,17 @@ impl Hooks<BridgeWorld, Control> for Storyboard<'_> {
         .await?;
 
         self.scorer.observe(snap, self.ego_id, me, &here).await;
-        let over = self.player.finished() || self.scorer.evaluator.done();
+        // With the policy driving, the run ends when the route is done or
+        // failed; on the storyboard alone, only its stop trigger (or a
+        // failure such as the timeout) ends it: reaching the end of the
+        // route the runtime derived is not the scenario's end.
+        let ev = &self.scorer.evaluator;
+        let route_over = if self.ego.is_some() {
+            ev.done()
+        } else {
+            ev.failed()
+        };
+        let over = self.player.finished() || route_over;
         self.scorer.progress(snap, me, &here, over).await;
         if over {
             self.ended_by_storyboard = self.player.finished();

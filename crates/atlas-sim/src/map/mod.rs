@@ -622,7 +622,7 @@ impl Map {
 
     /// Drivable lanes within `radius` of `p` (0 for lanes containing it),
     /// each once, nearest first.
-    pub(crate) fn drivable_near(&self, p: Vec2, radius: f64) -> Vec<(f64, LaneLocation)> {
+    pub fn drivable_near(&self, p: Vec2, radius: f64) -> Vec<(f64, LaneLocation)> {
         let mut out: Vec<(f64, LaneLocation)> = Vec::new();
         for ci in self.index.near(p, radius) {
             let Some((s, t)) = self.project_chunk(ci, p) else {

@@ -1,7 +1,8 @@
 //! Contacts between actors: oriented-box overlaps after a move raise
 //! collision events for new contacts, and actors that drove into something
 //! are put back where they were with speed zero (external vehicles first,
-//! so a blocked ego does not stop the NPC it ran into).
+//! so a blocked ego does not stop the NPC it ran into). Scripted actors
+//! are never put back: their script owns their pose.
 
 use std::collections::BTreeSet;
 
@@ -58,8 +59,11 @@ impl World {
                         self.collision_events(i, j);
                     }
                     for k in [i, j] {
+                        // Scripted actors are where their script puts them:
+                        // a collision is reported, never undone.
                         if moved[k]
                             && !reverted[k]
+                            && self.actors[k].behavior != super::Behavior::Scripted
                             && (round > 0 || self.actors[k].is_external_vehicle())
                         {
                             to_revert[k] = true;

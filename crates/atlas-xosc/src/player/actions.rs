@@ -147,6 +147,21 @@ impl Player {
                 self.entities[i].route = vec![(r.x, r.y)];
                 Ok(true)
             }
+            PrivateAction::OverrideControls(o) => {
+                self.entities[i].overrides.apply(o);
+                if o.sets_any() && !self.entities[i].external {
+                    self.warnings.push(format!(
+                        "{}: line {line}: controller overrides on {} have no effect: it moves on \
+                         the default controller (overrides apply to the policy's ego)",
+                        self.sc.file, self.entities[i].name
+                    ));
+                }
+                Ok(true)
+            }
+            PrivateAction::AssignController { external, .. } => {
+                self.entities[i].external_controller = *external;
+                Ok(true)
+            }
             PrivateAction::ActivateController { .. } | PrivateAction::Accepted(_) => Ok(true),
         }
     }

@@ -36,6 +36,45 @@ pub struct EntityState {
     pub(super) path: Option<PathCtl>,
     /// Waypoints of an assigned route.
     pub route: Vec<(f64, f64)>,
+    /// The controller overrides in force (OverrideControllerValueAction).
+    pub overrides: Overrides,
+    /// The controller assigned hands the entity to an outside agent
+    /// (ScenarioRunner's `external_control`).
+    pub external_controller: bool,
+}
+
+/// The controller overrides in force on an entity: `None` channels are
+/// the controller's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Overrides {
+    pub throttle: Option<f64>,
+    pub brake: Option<f64>,
+    pub clutch: Option<f64>,
+    pub parking_brake: Option<f64>,
+    /// Steering wheel angle, radians.
+    pub steering_wheel: Option<f64>,
+    pub gear: Option<i32>,
+}
+
+impl Overrides {
+    /// Applies one action's sets and releases.
+    pub fn apply(&mut self, o: &crate::model::ControlOverrides) {
+        fn set<T: Copy>(slot: &mut Option<T>, o: Option<Option<T>>) {
+            if let Some(v) = o {
+                *slot = v;
+            }
+        }
+        set(&mut self.throttle, o.throttle);
+        set(&mut self.brake, o.brake);
+        set(&mut self.clutch, o.clutch);
+        set(&mut self.parking_brake, o.parking_brake);
+        set(&mut self.steering_wheel, o.steering_wheel);
+        set(&mut self.gear, o.gear);
+    }
+
+    pub fn any(&self) -> bool {
+        *self != Overrides::default()
+    }
 }
 
 impl EntityState {
@@ -64,6 +103,8 @@ impl EntityState {
             lat: None,
             path: None,
             route: Vec::new(),
+            overrides: Overrides::default(),
+            external_controller: false,
         }
     }
 }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use atlas_sim::{Map, Vec2};
 
-pub use entity::EntityState;
+pub use entity::{EntityState, Overrides};
 use storyboard::{Elem, St, Transition};
 use triggers::{TrigRt, trig};
 

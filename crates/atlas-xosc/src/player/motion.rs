@@ -27,8 +27,8 @@ impl Player {
         if self.follow_path(i, v, dt, done) {
             return Ok(());
         }
-        let lat_rate = self.lateral(i, dt, done);
-        self.drive_lane(i, v_old, v, lat_rate, dt)
+        let lateral_step = self.lateral(i, dt, done);
+        self.drive_lane(i, v_old, v, lateral_step, dt)
     }
 
     /// The speed entity `i`'s longitudinal controller asks for after `dt`
@@ -122,10 +122,11 @@ impl Player {
             if let Some(o) = p.owner {
                 done.push((o, i));
             }
-            if p.times.is_some() {
-                // A timed trajectory ends at rest at its last point.
-                self.entities[i].speed = 0.0;
-            }
+            // At its end the entity goes on at its speed on the default
+            // controller, along the lane it is on (as esmini does).
+            let map = Arc::clone(&self.map);
+            let e = &mut self.entities[i];
+            e.lane = position::locate(&map, e.x, e.y).map(|(c, _, _)| c);
         } else {
             self.entities[i].path = Some(p);
         }
@@ -133,9 +134,9 @@ impl Player {
     }
 
     /// Moves entity `i`'s lane offset `dt` on under its lateral controller;
-    /// returns the offset's rate of change, m/s.
+    /// returns how far the offset moved, metres.
     fn lateral(&mut self, i: usize, dt: f64, done: &mut Vec<(usize, usize)>) -> f64 {
-        let mut lat_rate = 0.0;
+        let mut moved = 0.0;
         if let Some(mut l) = self.entities[i].lat.take() {
             l.elapsed += dt;
             if let Some((ent, value)) = &l.track
@@ -152,8 +153,9 @@ impl Player {
             let off = l.o0 + (l.o1 - l.o0) * f;
             let finished = l.elapsed >= l.duration && l.track.is_none();
             if let Some(c) = &mut self.entities[i].lane {
-                lat_rate = (off - c.offset) / dt;
-                c.offset = if finished { l.o1 } else { off };
+                let to = if finished { l.o1 } else { off };
+                moved = to - c.offset;
+                c.offset = to;
             }
             if finished {
                 if let Some(o) = l.owner {
@@ -163,29 +165,40 @@ impl Player {
                 self.entities[i].lat = Some(l);
             }
         }
-        lat_rate
+        moved
     }
 
-    /// Drives entity `i` from speed `v_old` to `v` over `dt` along its lane
-    /// (heading off it by the lateral rate), or straight on off the lanes.
+    /// Drives entity `i` at its new speed `v` for `dt` along its lane (the
+    /// lateral controller having moved it `lateral` metres across), or
+    /// straight on off the lanes. As esmini's default controller: the step
+    /// is `v * dt` long, its lateral part taken from the distance along the
+    /// lane, and the entity keeps its direction along the road (a lane
+    /// change into a lane of the other direction does not turn it round).
     fn drive_lane(
         &mut self,
         i: usize,
         v_old: f64,
         v: f64,
-        lat_rate: f64,
+        lateral: f64,
         dt: f64,
     ) -> Result<(), PlayError> {
         let map = Arc::clone(&self.map);
         let e = &mut self.entities[i];
         e.accel = (v - v_old) / dt;
         e.speed = v;
-        // The distance of a step under a speed changing linearly through it.
-        let dist = 0.5 * (v_old + v) * dt;
-        e.odometer += dist;
+        let step = v * dt;
+        e.odometer += step;
+        let dist = (step * step - lateral * lateral).max(0.0).sqrt();
         match e.lane.clone() {
             Some(mut c) => {
-                let fwd = position::forward(&map, c.road_index, c.lane);
+                let lane_fwd = position::forward(&map, c.road_index, c.lane);
+                // The direction of travel along s: the entity's heading
+                // against the lane's direction of travel where it is.
+                let with_lane = match position::lane_pose(&map, &c) {
+                    Ok(here) => (e.yaw - here.yaw).cos() >= 0.0,
+                    Err(_) => true,
+                };
+                let fwd = lane_fwd == with_lane;
                 let len = map.roads()[c.road_index].length;
                 let sign = if fwd { 1.0 } else { -1.0 };
                 // Correct s for the lane's distance from the reference line
@@ -218,18 +231,25 @@ impl Player {
                 e.x = pose.x;
                 e.y = pose.y;
                 e.z = pose.z;
-                let drift = if dist > 1e-6 {
-                    (lat_rate * dt * sign).atan2(dist)
+                // Offsets grow towards +t: to the left when travelling
+                // towards +s, to the right the other way.
+                let drift = if step > 1e-6 {
+                    (lateral * sign).atan2(dist)
                 } else {
                     0.0
                 };
-                e.yaw = position::wrap(pose.yaw + drift);
+                let base = if with_lane {
+                    pose.yaw
+                } else {
+                    pose.yaw + std::f64::consts::PI
+                };
+                e.yaw = position::wrap(base + drift);
                 e.lane = Some(c);
             }
             None => {
                 let (s, co) = e.yaw.sin_cos();
-                e.x += co * dist;
-                e.y += s * dist;
+                e.x += co * step;
+                e.y += s * step;
             }
         }
         Ok(())

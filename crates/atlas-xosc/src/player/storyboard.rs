@@ -244,10 +244,14 @@ impl Player {
                 for &a in actors {
                     if self.entities[a].external {
                         // The policy drives this entity; only controller
-                        // activation makes sense for it.
-                        if !matches!(
+                        // actions make sense for it.
+                        if let PrivateAction::OverrideControls(o) = pa {
+                            self.entities[a].overrides.apply(o);
+                        } else if !matches!(
                             pa,
-                            PrivateAction::ActivateController { .. } | PrivateAction::Accepted(_)
+                            PrivateAction::ActivateController { .. }
+                                | PrivateAction::AssignController { .. }
+                                | PrivateAction::Accepted(_)
                         ) {
                             self.warnings.push(format!(
                                 "{}: line {}: action {:?} on {} not applied: the policy drives it",

@@ -127,7 +127,7 @@ impl Player {
     fn condition(&self, c: &Condition) -> (bool, Vec<usize>) {
         match &c.kind {
             ConditionKind::SimulationTime { rule, value } => {
-                (rule.test(self.time, *value), Vec::new())
+                (rule.test_within(self.time, *value, 1e-6), Vec::new())
             }
             ConditionKind::StoryboardElementState { kind, name, state } => {
                 let last = name.rsplit("::").next().unwrap_or(name);

@@ -178,21 +178,179 @@ impl<'d, 'i> Reader<'d, 'i> {
         }))
     }
 
-    /// A ControllerAction: controller activation; assigned controllers are
-    /// accepted (the default controller or the policy stays in charge).
+    /// A ControllerAction: controller assignment (recorded, the default
+    /// controller or the policy stays in charge of the motion), activation
+    /// and value overrides, in the 1.0/1.1 form (all three under one
+    /// ControllerAction) and the 1.2 form (one each).
     fn controller_action(&mut self, c: Node<'d, 'i>) -> R<Option<PrivateAction>> {
-        let mut out = None;
+        let mut out = Vec::new();
         for a in elements(c) {
             match a.tag_name().name() {
-                "ActivateControllerAction" => out = Some(self.activate(a)?),
-                // The default controller (or the policy) stays in charge.
-                "AssignControllerAction" => {
-                    out.get_or_insert(PrivateAction::Accepted("AssignControllerAction"));
+                "ActivateControllerAction" => out.push(self.activate(a)?),
+                "AssignControllerAction" => out.push(self.assign_controller(a)?),
+                "OverrideControllerValueAction" => out.push(self.overrides(a)?),
+                n @ ("OverrideThrottleAction"
+                | "OverrideBrakeAction"
+                | "OverrideClutchAction"
+                | "OverrideParkingBrakeAction"
+                | "OverrideSteeringWheelAction"
+                | "OverrideGearAction") => {
+                    let mut o = ControlOverrides::default();
+                    self.override_channel(a, n.trim_start_matches("Override"), &mut o)?;
+                    out.push(PrivateAction::OverrideControls(o));
                 }
                 _ => self.unsupported(a, "this controller action")?,
             }
         }
-        Ok(out)
+        // The actions that change something take the slot; ScenarioRunner's
+        // files put an assignment and inactive overrides side by side.
+        let rank = |a: &PrivateAction| match a {
+            PrivateAction::OverrideControls(o) if o.sets_any() => 3,
+            PrivateAction::ActivateController { .. } => 2,
+            PrivateAction::AssignController { .. } => 1,
+            _ => 0,
+        };
+        let mut best: Option<PrivateAction> = None;
+        for a in out {
+            if best.as_ref().is_none_or(|b| rank(&a) > rank(b)) {
+                best = Some(a);
+            }
+        }
+        Ok(best)
+    }
+
+    fn assign_controller(&mut self, a: Node<'d, 'i>) -> R<PrivateAction> {
+        let (name, module) = if let Some(c) = self.child(a, "Controller") {
+            (
+                self.opt_string(c, "name")?.unwrap_or_default(),
+                self.controller_module(c)?,
+            )
+        } else if let Some(r) = self.child(a, "CatalogReference") {
+            let entry = self.string(r, "entryName")?;
+            let module = self.catalog_entry(r, |rd, node| rd.controller_module(node))?;
+            (entry, module)
+        } else if self.child(a, "ObjectController").is_some() {
+            // 1.2 wraps the controller in an ObjectController.
+            let oc = self.req_child(a, "ObjectController")?;
+            match self.child(oc, "Controller") {
+                Some(c) => (
+                    self.opt_string(c, "name")?.unwrap_or_default(),
+                    self.controller_module(c)?,
+                ),
+                None => (String::new(), None),
+            }
+        } else {
+            (String::new(), None)
+        };
+        Ok(PrivateAction::AssignController {
+            name,
+            external: module.as_deref() == Some("external_control"),
+        })
+    }
+
+    /// The `module` property of a Controller (ScenarioRunner's way to name
+    /// the controller's implementation).
+    fn controller_module(&mut self, c: Node<'d, 'i>) -> R<Option<String>> {
+        let Some(props) = self.child(c, "Properties") else {
+            return Ok(None);
+        };
+        for p in elements(props) {
+            if p.has_tag_name("Property") && p.attribute("name") == Some("module") {
+                return self.opt_string(p, "value");
+            }
+        }
+        Ok(None)
+    }
+
+    /// OverrideControllerValueAction: Throttle, Brake, Clutch,
+    /// ParkingBrake, SteeringWheel and Gear children (1.0/1.1), or their
+    /// 1.2 names (OverrideThrottle, …).
+    fn overrides(&mut self, a: Node<'d, 'i>) -> R<PrivateAction> {
+        let mut o = ControlOverrides::default();
+        for c in elements(a) {
+            let name = c.tag_name().name();
+            let channel = name.trim_start_matches("Override");
+            self.override_channel(c, channel, &mut o)?;
+        }
+        Ok(PrivateAction::OverrideControls(o))
+    }
+
+    fn override_channel(
+        &mut self,
+        c: Node<'d, 'i>,
+        channel: &str,
+        o: &mut ControlOverrides,
+    ) -> R<()> {
+        let active = self.bool_or(c, "active", false)?;
+        let unit = |r: &Self, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(r.err(c, format!("value {v} must be in 0..1")))
+            }
+        };
+        match channel {
+            "Throttle" | "ThrottleAction" => {
+                let v = unit(self, self.num(c, "value")?)?;
+                o.throttle = Some(active.then_some(v));
+            }
+            "Brake" | "BrakeAction" => {
+                // 1.2 gives a BrakePercent or BrakeForce child instead.
+                let v = match self.opt_num(c, "value")? {
+                    Some(v) => v,
+                    None => match self.child(c, "BrakePercent") {
+                        Some(p) => self.num(p, "value")?,
+                        None => {
+                            self.unsupported(c, "a brake override without a value or BrakePercent")?;
+                            return Ok(());
+                        }
+                    },
+                };
+                o.brake = Some(active.then_some(unit(self, v)?));
+            }
+            "Clutch" | "ClutchAction" => {
+                let v = unit(self, self.num(c, "value")?)?;
+                o.clutch = Some(active.then_some(v));
+            }
+            "ParkingBrake" | "ParkingBrakeAction" => {
+                let v = match self.opt_num(c, "value")? {
+                    Some(v) => v,
+                    None => match self.child(c, "BrakePercent") {
+                        Some(p) => self.num(p, "value")?,
+                        None => 1.0,
+                    },
+                };
+                o.parking_brake = Some(active.then_some(unit(self, v)?));
+            }
+            "SteeringWheel" | "SteeringWheelAction" => {
+                let v = self.num(c, "value")?;
+                o.steering_wheel = Some(active.then_some(v));
+            }
+            "Gear" | "GearAction" => {
+                let n = match self.opt_num(c, "number")? {
+                    Some(n) => n.round() as i32,
+                    None => match self.child(c, "ManualGear") {
+                        Some(m) => self.int(m, "number")?,
+                        None => match self.child(c, "AutomaticGear") {
+                            Some(g) => match self.string(g, "gear")?.as_str() {
+                                "n" | "p" => 0,
+                                "r" => -1,
+                                "d" => 1,
+                                other => {
+                                    return Err(
+                                        self.err(g, format!("unknown automatic gear {other:?}"))
+                                    );
+                                }
+                            },
+                            None => return Err(self.err(c, "lacks a gear number")),
+                        },
+                    },
+                };
+                o.gear = Some(active.then_some(n));
+            }
+            _ => self.unsupported(c, "this controller override")?,
+        }
+        Ok(())
     }
 
     fn activate(&self, a: Node) -> R<PrivateAction> {
@@ -292,8 +450,12 @@ impl<'d, 'i> Reader<'d, 'i> {
             "rate" => Dimension::Rate,
             other => return Err(self.err(d, format!("unknown dynamicsDimension {other:?}"))),
         };
-        let value = self.num(d, "value")?;
-        if value < 0.0 {
+        let mut value = self.num(d, "value")?;
+        if dimension == Dimension::Rate {
+            // A rate's sign is the direction the target lies in, which the
+            // target already says: esmini takes its magnitude, and so here.
+            value = value.abs();
+        } else if value < 0.0 {
             return Err(self.err(d, format!("value {value} must be >= 0")));
         }
         Ok(Dynamics {

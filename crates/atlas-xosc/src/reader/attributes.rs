@@ -53,7 +53,43 @@ impl<'d, 'i> Reader<'d, 'i> {
             .ok_or_else(|| self.err(n, "is empty"))
     }
 
+    /// Notes that `name` of `n` was read (see [`Reader::unread_attributes`]).
+    pub(super) fn touch(&self, n: Node, name: &str) {
+        self.read_attrs.borrow_mut().insert((n.id(), name.to_owned()));
+    }
+
+    /// Warnings for attributes of elements the reader read but never looked
+    /// at: a misspelt attribute (`vaule=`) or one this player ignores.
+    /// Elements read past whole ([`IGNORED`]) and deliberately unread
+    /// attributes (`UNREAD_KNOWN`) are left out.
+    pub(super) fn unread_attributes(&self) -> Vec<String> {
+        let read = self.read_attrs.borrow();
+        let visited: std::collections::HashSet<roxmltree::NodeId> =
+            read.iter().map(|(id, _)| *id).collect();
+        let mut out = Vec::new();
+        for n in self.doc.descendants().filter(|n| n.is_element()) {
+            if !visited.contains(&n.id()) || IGNORED.contains(&n.tag_name().name()) {
+                continue;
+            }
+            for a in n.attributes() {
+                let name = a.name();
+                if super::UNREAD_KNOWN.contains(&name) || read.contains(&(n.id(), name.to_owned())) {
+                    continue;
+                }
+                out.push(format!(
+                    "{}:{}: <{}>: attribute {name:?} is not read (unknown to OpenSCENARIO, or \
+                     without effect here)",
+                    self.file,
+                    self.line(n),
+                    n.tag_name().name()
+                ));
+            }
+        }
+        out
+    }
+
     pub(super) fn value(&self, n: Node, name: &str) -> R<Option<Value>> {
+        self.touch(n, name);
         match n.attribute(name) {
             None => Ok(None),
             Some(s) => self

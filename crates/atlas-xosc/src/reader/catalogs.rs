@@ -47,6 +47,7 @@ impl<'d, 'i> Reader<'d, 'i> {
         let mut assigned = Vec::new();
         if let Some(pa) = self.child(r, "ParameterAssignments") {
             for a in elements(pa) {
+                self.touch(a, "parameterRef");
                 let name = a
                     .attribute("parameterRef")
                     .ok_or_else(|| self.err(a, "lacks attribute parameterRef"))?;
@@ -87,6 +88,9 @@ impl<'d, 'i> Reader<'d, 'i> {
                 loaded: Loaded::default(),
                 overrides: Vec::new(),
                 criteria: Vec::new(),
+                carla_frame: self.carla_frame,
+                in_stop_trigger: false,
+                read_attrs: Default::default(),
             };
             sub.scope.push();
             if let Some(d) = sub.child(node, "ParameterDeclarations") {

@@ -7,6 +7,16 @@ use super::{R, Reader, elements};
 use crate::model::*;
 
 impl<'d, 'i> Reader<'d, 'i> {
+    /// A StopTrigger: a trigger whose conditions named `criteria_<Test>`
+    /// are ScenarioRunner pass criteria instead (as ScenarioRunner reads
+    /// every StopTrigger of the storyboard).
+    pub(super) fn stop_trigger(&mut self, n: Node<'d, 'i>) -> R<Trigger> {
+        let was = std::mem::replace(&mut self.in_stop_trigger, true);
+        let t = self.trigger(n);
+        self.in_stop_trigger = was;
+        t
+    }
+
     pub(super) fn trigger(&mut self, n: Node<'d, 'i>) -> R<Trigger> {
         let mut t = Trigger::default();
         for g in elements(n) {
@@ -33,6 +43,10 @@ impl<'d, 'i> Reader<'d, 'i> {
 
     fn condition(&mut self, n: Node<'d, 'i>) -> R<Option<Condition>> {
         let name = self.opt_string(n, "name")?.unwrap_or_default();
+        if self.in_stop_trigger && name.starts_with("criteria_") {
+            self.criterion(n, &name)?;
+            return Ok(None);
+        }
         let delay = self.opt_num(n, "delay")?.unwrap_or(0.0);
         if delay < 0.0 {
             return Err(self.err(n, format!("delay {delay} must be >= 0")));
@@ -60,6 +74,23 @@ impl<'d, 'i> Reader<'d, 'i> {
             kind,
             line: self.line(n),
         }))
+    }
+
+    /// A ScenarioRunner pass criterion marked by its condition's name. Its
+    /// limit, for the criteria that take one, is the ParameterCondition's
+    /// `value` (`parameterRef` names the criterion's argument, e.g.
+    /// `distance_success`); any other condition body is recorded with no
+    /// value, as ScenarioRunner does.
+    fn criterion(&mut self, n: Node<'d, 'i>, name: &str) -> R<()> {
+        let param = self
+            .child(n, "ByValueCondition")
+            .and_then(|b| self.child(b, "ParameterCondition"));
+        let value = match param {
+            Some(p) => self.opt_string(p, "value")?.unwrap_or_default(),
+            None => String::new(),
+        };
+        self.criteria.push((name.to_owned(), value));
+        Ok(())
     }
 
     /// A ByValueCondition; `None` for a pass criterion (recorded instead) or
@@ -107,6 +138,13 @@ impl<'d, 'i> Reader<'d, 'i> {
                     let value = self.opt_string(v, "value")?.unwrap_or_default();
                     self.criteria.push((pname, value));
                     return Ok(None);
+                }
+                if pname.is_empty() {
+                    return Err(self.err(
+                        v,
+                        "parameterRef is empty (a ScenarioRunner pass criterion is a condition \
+                         named criteria_<Test> in a StopTrigger)",
+                    ));
                 }
                 if self.scope.get(&pname).is_none() {
                     return Err(self.err(v, format!("unknown parameter `{pname}`")));

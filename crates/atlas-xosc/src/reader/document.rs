@@ -29,6 +29,17 @@ impl<'d, 'i> Reader<'d, 'i> {
             }
             description = h.attribute("description").unwrap_or_default().to_owned();
         }
+        // ScenarioRunner's convention: a description starting with `CARLA:`
+        // marks positions in CARLA's (Unreal's, left-handed) frame.
+        self.carla_frame = description.starts_with("CARLA:");
+        if self.carla_frame {
+            self.warnings.push(format!(
+                "{}: the FileHeader description starts with \"CARLA:\": positions, headings and \
+                 lateral offsets are read in CARLA's left-handed frame (y, h, t and offsets \
+                 mirrored), as ScenarioRunner reads them",
+                self.file
+            ));
+        }
         if let Some(d) = self.child(root, "ParameterDeclarations") {
             self.declarations(d, true)?;
         }
@@ -58,7 +69,7 @@ impl<'d, 'i> Reader<'d, 'i> {
                         match s.tag_name().name() {
                             "Init" => init = self.init(s)?,
                             "Story" => stories.push(self.story(s)?),
-                            "StopTrigger" => stop = Some(self.trigger(s)?),
+                            "StopTrigger" => stop = Some(self.stop_trigger(s)?),
                             _ => self.unsupported(s, "this Storyboard element")?,
                         }
                     }
@@ -86,6 +97,7 @@ impl<'d, 'i> Reader<'d, 'i> {
             parameters: self.scope.globals(),
             warnings: std::mem::take(&mut self.warnings),
             criteria: std::mem::take(&mut self.criteria),
+            carla_frame: self.carla_frame,
         };
         crate::check::references(&sc)?;
         Ok(sc)
@@ -101,7 +113,7 @@ impl<'d, 'i> Reader<'d, 'i> {
             let rel = normalise("", &path).ok_or_else(|| {
                 self.err(
                     dir,
-                    format!("path {path:?} must be relative, inside the scenario's directory"),
+                    format!("path {path:?} must be relative to the scenario's directory"),
                 )
             })?;
             self.catalog_dirs.insert(kind, rel);
@@ -115,11 +127,19 @@ impl<'d, 'i> Reader<'d, 'i> {
             match c.tag_name().name() {
                 "LogicFile" => {
                     let path = self.string(c, "filepath")?;
-                    let looks_like_file = path.contains('/')
-                        || path.contains('\\')
-                        || path.to_ascii_lowercase().ends_with(".xodr");
-                    if !looks_like_file {
-                        out = Some(RoadNetwork::Name(path));
+                    // As ScenarioRunner reads it: an OpenDRIVE file when it
+                    // ends in .xodr, else a town by name, the last part of
+                    // an Unreal path (`/Game/Carla/Maps/Town04` → Town04).
+                    if !path.to_ascii_lowercase().ends_with(".xodr") {
+                        let town = path
+                            .rsplit(['/', '\\'])
+                            .find(|p| !p.is_empty())
+                            .unwrap_or_default()
+                            .to_owned();
+                        if town.is_empty() {
+                            return Err(self.err(c, "filepath names no town or .xodr file"));
+                        }
+                        out = Some(RoadNetwork::Name(town));
                         continue;
                     }
                     let rel = normalise("", &path.replace('\\', "/")).ok_or_else(|| {

@@ -66,8 +66,10 @@ fn join_rel(dir: &str, name: &str) -> String {
     }
 }
 
-/// `rel` joined to `dir` and normalised lexically (`.` and `..` removed);
-/// `None` when it leaves the scenario's directory tree or is absolute.
+/// `rel` joined to `dir` and normalised lexically (`.` and inner `..`
+/// removed; leading `..` kept, as esmini's and ScenarioRunner's files
+/// reach catalogs and roads beside their own directory); `None` when
+/// absolute.
 pub fn normalise(dir: &str, rel: &str) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     let joined = if dir.is_empty() {
@@ -80,7 +82,11 @@ pub fn normalise(dir: &str, rel: &str) -> Option<String> {
             Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
             Component::CurDir => {}
             Component::ParentDir => {
-                parts.pop()?;
+                if parts.last().is_none_or(|p| p == "..") {
+                    parts.push("..".into());
+                } else {
+                    parts.pop();
+                }
             }
             Component::RootDir | Component::Prefix(_) => return None,
         }

@@ -91,8 +91,12 @@ pub fn read_str(
         loaded: Loaded::default(),
         overrides: opts.parameters.clone(),
         criteria: Vec::new(),
+        carla_frame: false,
+        in_stop_trigger: false,
+        read_attrs: Default::default(),
     };
-    let sc = r.scenario(doc.root_element())?;
+    let mut sc = r.scenario(doc.root_element())?;
+    sc.warnings.extend(r.unread_attributes());
     Ok((sc, r.loaded))
 }
 
@@ -127,7 +131,56 @@ struct Reader<'d, 'i> {
     loaded: Loaded,
     overrides: Vec<(String, String)>,
     criteria: Vec<(String, String)>,
+    /// The file is ScenarioRunner's: its `FileHeader` description starts
+    /// with `CARLA:`, so world positions, headings and lateral offsets are
+    /// in CARLA's left-handed frame and are mirrored into OpenDRIVE's.
+    carla_frame: bool,
+    /// A StopTrigger is being read: conditions named `criteria_*` there are
+    /// ScenarioRunner pass criteria.
+    in_stop_trigger: bool,
+    /// The attributes read, by element: an attribute of a read element that
+    /// was never read is unknown (a misspelling) or has no effect here.
+    read_attrs: std::cell::RefCell<std::collections::HashSet<(roxmltree::NodeId, String)>>,
 }
+
+/// Attributes ATLAS knows and deliberately does not read: they describe
+/// the model, the weather or the file, not the motion.
+const UNREAD_KNOWN: &[&str] = &[
+    "vehicleCategory",
+    "pedestrianCategory",
+    "miscObjectCategory",
+    "mass",
+    "model",
+    "model3d",
+    "role",
+    "author",
+    "date",
+    "revMajor",
+    "revMinor",
+    "description",
+    "parameterType",
+    "wheelDiameter",
+    "trackWidth",
+    "positionZ",
+    "maxSteering",
+    "maxSpeed",
+    "maxAcceleration",
+    "maxDeceleration",
+    "maxAccelerationRate",
+    "maxDecelerationRate",
+    "z",
+    "p",
+    "r",
+    "dz",
+    "priority",
+    "animation",
+    "dateTime",
+    "entryName",
+    "catalogName",
+    "routingAlgorithm",
+    "routeStrategy",
+    "closed",
+];
 
 fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
     n.children().filter(|c| c.is_element())

@@ -28,6 +28,15 @@ impl<'d, 'i> Reader<'d, 'i> {
     }
 
     pub(super) fn position(&mut self, p: Node<'d, 'i>) -> R<Position> {
+        let read = self.position_as_written(p)?;
+        Ok(if self.carla_frame {
+            carla_to_opendrive(read)
+        } else {
+            read
+        })
+    }
+
+    fn position_as_written(&mut self, p: Node<'d, 'i>) -> R<Position> {
         let c = self.choice(p)?;
         let o = self.orientation(c)?;
         Ok(match c.tag_name().name() {
@@ -86,5 +95,95 @@ impl<'d, 'i> Reader<'d, 'i> {
                 return Err(self.err(c, "this position type is not supported"));
             }
         })
+    }
+}
+
+/// A position of a `CARLA:` file (ScenarioRunner's convention) in the
+/// OpenDRIVE frame the player works in. CARLA's world is OpenDRIVE's
+/// mirrored in y, so ScenarioRunner reads world y and every heading with
+/// the sign flipped, and lateral offsets (lane `offset`, relative `dy`,
+/// `dt`) as positive to the right. A RoadPosition's `t` ScenarioRunner
+/// applies as a distance to the right of the reference line whatever its
+/// sign; that reading is kept so the files land where their authors saw
+/// them in CARLA.
+pub(crate) fn carla_to_opendrive(p: Position) -> Position {
+    let flip = |o: Option<Orientation>| o.map(|o| Orientation { h: -o.h, ..o });
+    match p {
+        Position::World { x, y, z, h } => Position::World {
+            x,
+            y: -y,
+            z,
+            h: h.map(|h| -h),
+        },
+        Position::RelativeWorld {
+            entity,
+            dx,
+            dy,
+            orientation,
+        } => Position::RelativeWorld {
+            entity,
+            dx,
+            dy: -dy,
+            orientation: flip(orientation),
+        },
+        Position::RelativeObject {
+            entity,
+            dx,
+            dy,
+            orientation,
+        } => Position::RelativeObject {
+            entity,
+            dx,
+            dy: -dy,
+            orientation: flip(orientation),
+        },
+        Position::Road {
+            road,
+            s,
+            t,
+            orientation,
+        } => Position::Road {
+            road,
+            s,
+            t: -t.abs(),
+            orientation: flip(orientation),
+        },
+        Position::RelativeRoad {
+            entity,
+            ds,
+            dt,
+            orientation,
+        } => Position::RelativeRoad {
+            entity,
+            ds,
+            dt: -dt,
+            orientation: flip(orientation),
+        },
+        Position::Lane {
+            road,
+            lane,
+            s,
+            offset,
+            orientation,
+        } => Position::Lane {
+            road,
+            lane,
+            s,
+            offset: -offset,
+            orientation: flip(orientation),
+        },
+        Position::RelativeLane {
+            entity,
+            dlane,
+            ds,
+            offset,
+            orientation,
+        } => Position::RelativeLane {
+            entity,
+            dlane,
+            ds,
+            offset: -offset,
+            orientation: flip(orientation),
+        },
     }
 }

@@ -81,7 +81,7 @@ impl<'d, 'i> Reader<'d, 'i> {
             match c.tag_name().name() {
                 "ManeuverGroup" => act.groups.push(self.group(c)?),
                 "StartTrigger" => act.start = Some(self.trigger(c)?),
-                "StopTrigger" => act.stop = Some(self.trigger(c)?),
+                "StopTrigger" => act.stop = Some(self.stop_trigger(c)?),
                 _ => self.unsupported(c, "this Act element")?,
             }
         }
@@ -171,7 +171,21 @@ impl<'d, 'i> Reader<'d, 'i> {
             match c.tag_name().name() {
                 "Action" => {
                     let name = self.string(c, "name")?;
-                    let inner = self.choice(c)?;
+                    let Some(inner) = elements(c).next() else {
+                        // ScenarioRunner's examples hold `<Action name="DummyManeuver"/>`:
+                        // an action that does nothing, complete at once.
+                        self.warnings.push(format!(
+                            "{}:{}: <Action name={name:?}> is empty: played as a no-op",
+                            self.file,
+                            self.line(c)
+                        ));
+                        e.actions.push(Action {
+                            name,
+                            kind: ActionKind::Private(PrivateAction::Accepted("empty action")),
+                            line: self.line(c),
+                        });
+                        continue;
+                    };
                     let kind = match inner.tag_name().name() {
                         "PrivateAction" => self.private_action(inner)?.map(ActionKind::Private),
                         "GlobalAction" => self.global_action(inner)?,

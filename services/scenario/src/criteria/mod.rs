@@ -224,6 +224,12 @@ impl Evaluator {
         self.completed || self.failure.is_some()
     }
 
+    /// The run failed (timeout, blocked, …), whether or not the route was
+    /// completed.
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
     pub fn infractions(&self) -> &[pb::Infraction] {
         &self.infractions
     }
