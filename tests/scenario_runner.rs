@@ -91,9 +91,7 @@ fn town01() -> atlas_sim::Map {
 fn assert_starts_on_lanes(map: &atlas_sim::Map, trace: &pb::Trace, what: &str) {
     for t in trace.tracks.iter().filter(|t| t.kind == "vehicle") {
         let p = atlas_sim::Vec2::new(t.x[0] as f64, t.y[0] as f64);
-        let on = map
-            .locate(p)
-            .is_some_and(|l| l.lane_type.is_drivable());
+        let on = map.locate(p).is_some_and(|l| l.lane_type.is_drivable());
         assert!(on, "{what}: {} starts off the lanes at {p:?}", t.name);
     }
 }
@@ -113,7 +111,9 @@ async fn scenario_runner_examples_run_with_the_policy_and_on_the_storyboard() {
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             let meta = rec.meta.as_ref().unwrap();
             assert!(
-                meta.warnings.iter().any(|w| w.contains("CARLA's left-handed frame")),
+                meta.warnings
+                    .iter()
+                    .any(|w| w.contains("CARLA's left-handed frame")),
                 "{what}: {:?}",
                 meta.warnings
             );
@@ -134,13 +134,15 @@ async fn scenario_runner_examples_run_with_the_policy_and_on_the_storyboard() {
                 // The hero's controller is external_control: held at its
                 // start, as ScenarioRunner holds it without an agent.
                 assert!(
-                    meta.warnings.iter().any(|w| w.contains("held at its start")),
+                    meta.warnings
+                        .iter()
+                        .any(|w| w.contains("held at its start")),
                     "{what}: {:?}",
                     meta.warnings
                 );
                 let hero = track(&trace, "hero");
-                let moved = (hero.x.last().unwrap() - hero.x[0])
-                    .hypot(hero.y.last().unwrap() - hero.y[0]);
+                let moved =
+                    (hero.x.last().unwrap() - hero.x[0]).hypot(hero.y.last().unwrap() - hero.y[0]);
                 assert!(moved < 0.5, "{what}: the held hero moved {moved} m");
             }
         }
@@ -179,13 +181,22 @@ async fn carla_frame_positions_land_where_scenario_runner_puts_them() {
     // entity and where it is.
     let file = dir().join("PedestrianCrossingFront.xosc");
     let mut source = atlas::client::source(&file).unwrap();
-    source.content = source
-        .content
-        .replace("description=\"CARLA:PedestrianCrossing\"", "description=\"PedestrianCrossing\"");
+    source.content = source.content.replace(
+        "description=\"CARLA:PedestrianCrossing\"",
+        "description=\"PedestrianCrossing\"",
+    );
     let err = run_source(&addr, source, "", 2.0).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
-    assert!(err.message().contains("starts off the road"), "{}", err.message());
-    assert!(err.message().contains("(150.00, 55.00)"), "{}", err.message());
+    assert!(
+        err.message().contains("starts off the road"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("(150.00, 55.00)"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,21 +207,22 @@ async fn active_controller_overrides_drive_the_policys_ego() {
     // overridden: whatever the policy asks, the hero stays put.
     let file = dir().join("OscControllerExample.xosc");
     let mut source = atlas::client::source(&file).unwrap();
-    let first = source.content.find("<Brake value=\"0\" active=\"false\"/>").unwrap();
+    let first = source
+        .content
+        .find("<Brake value=\"0\" active=\"false\"/>")
+        .unwrap();
     source.content.replace_range(
         first..first + "<Brake value=\"0\" active=\"false\"/>".len(),
         "<Brake value=\"1\" active=\"true\"/>",
     );
     let (rec, trace) = run_source(&addr, source, "", 6.0).await.unwrap();
     let hero = track(&trace, "hero");
-    let moved =
-        (hero.x.last().unwrap() - hero.x[0]).hypot(hero.y.last().unwrap() - hero.y[0]);
+    let moved = (hero.x.last().unwrap() - hero.x[0]).hypot(hero.y.last().unwrap() - hero.y[0]);
     assert!(moved < 0.5, "the braked hero moved {moved} m");
     assert!(rec.scores.is_some());
     // Unchanged, the policy drives it away.
     let (_, trace) = run(&addr, &file, "", 6.0).await.unwrap();
     let hero = track(&trace, "hero");
-    let moved =
-        (hero.x.last().unwrap() - hero.x[0]).hypot(hero.y.last().unwrap() - hero.y[0]);
+    let moved = (hero.x.last().unwrap() - hero.x[0]).hypot(hero.y.last().unwrap() - hero.y[0]);
     assert!(moved > 5.0, "the policy's hero moved only {moved} m");
 }

@@ -70,9 +70,7 @@ pub enum Error {
         "{file}: unsupported scenario format: {found} (ATLAS runs native scenarios .toml, Leaderboard route files .xml and OpenSCENARIO .xosc; a map .xodr is named by a scenario, not run)"
     )]
     Unsupported { file: String, found: String },
-    #[error(
-        "{file}: `source.files`: {key:?} must be a path relative to the scenario's directory"
-    )]
+    #[error("{file}: `source.files`: {key:?} must be a path relative to the scenario's directory")]
     SentFile { file: String, key: String },
     #[error(transparent)]
     Native(#[from] native::ScenarioError),

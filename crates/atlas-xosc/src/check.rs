@@ -156,7 +156,13 @@ pub fn references(sc: &Scenario) -> Result<(), XoscError> {
                             for e in action_entities(&ac.kind) {
                                 check_entity(ac.line, "Action", e)?;
                             }
+                            // An empty action (a placeholder) needs nobody.
+                            let placeholder = matches!(
+                                ac.kind,
+                                ActionKind::Private(PrivateAction::Accepted("empty action"))
+                            );
                             if matches!(ac.kind, ActionKind::Private(_))
+                                && !placeholder
                                 && g.actors.is_empty()
                                 && !g.select_triggering
                             {

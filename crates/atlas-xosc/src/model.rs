@@ -244,7 +244,10 @@ pub enum PrivateAction {
     /// the entity to an outside agent (ScenarioRunner's
     /// `module = external_control`); the default controller (or the policy)
     /// stays in charge of the motion.
-    AssignController { name: String, external: bool },
+    AssignController {
+        name: String,
+        external: bool,
+    },
     /// Visibility and appearance: accepted, no effect on motion.
     Accepted(&'static str),
 }

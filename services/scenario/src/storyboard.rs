@@ -336,7 +336,11 @@ async fn run_in_world(
     player.update().map_err(play_err)?;
     check_starts(&player, &file)?;
     let mut notes = Vec::new();
-    if ego.is_none() && player.entity(&scored).is_some_and(|e| e.external_controller) {
+    if ego.is_none()
+        && player
+            .entity(&scored)
+            .is_some_and(|e| e.external_controller)
+    {
         // ScenarioRunner's ExternalControl leaves the entity to an outside
         // agent; with none attached (its `--openscenario` run without an
         // agent) the entity stands where Init put it. So it does here.

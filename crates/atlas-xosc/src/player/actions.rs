@@ -336,6 +336,9 @@ impl Player {
         }
         .unwrap_or(0.0);
         self.set_lat(i, owner, o0, target_offset, dynamics.shape, duration, None);
+        if let Some(l) = &mut self.entities[i].lat {
+            l.lane_change = true;
+        }
         Ok(false)
     }
 
@@ -388,6 +391,7 @@ impl Player {
             duration,
             elapsed: 0.0,
             track,
+            lane_change: false,
         });
     }
 

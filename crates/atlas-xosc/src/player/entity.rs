@@ -149,6 +149,10 @@ pub(super) struct Lat {
     pub(super) elapsed: f64,
     /// Continuous relative offset: keeps tracking the entity's offset.
     pub(super) track: Option<(String, f64)>,
+    /// A lane change (its lateral motion is part of the step's length, as
+    /// esmini moves it) rather than a lane offset (moved across on top of
+    /// the distance along the lane).
+    pub(super) lane_change: bool,
 }
 
 /// A trajectory the entity follows instead of its lane.

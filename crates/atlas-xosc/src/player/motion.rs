@@ -12,6 +12,9 @@ use crate::model::EntityKind;
 use crate::position;
 use crate::shapes;
 
+/// Tolerance of a step-summed time against a duration, seconds.
+const TIME_EPS: f64 = 1e-6;
+
 impl Player {
     /// Moves entity `i` `dt` seconds on; actions whose controller finished
     /// go to `done` as (action, entity).
@@ -27,8 +30,8 @@ impl Player {
         if self.follow_path(i, v, dt, done) {
             return Ok(());
         }
-        let lateral_step = self.lateral(i, dt, done);
-        self.drive_lane(i, v_old, v, lateral_step, dt)
+        let (lateral_step, in_step) = self.lateral(i, dt, done);
+        self.drive_lane(i, v_old, v, lateral_step, in_step, dt)
     }
 
     /// The speed entity `i`'s longitudinal controller asks for after `dt`
@@ -57,7 +60,9 @@ impl Player {
                         };
                     }
                     v = match duration {
-                        Some(t) if *elapsed >= *t => {
+                        // Elapsed time is summed step by step: a 5 s
+                        // profile ends at the 100th step of 0.05 s.
+                        Some(t) if *elapsed >= *t - TIME_EPS => {
                             finished = track.is_none();
                             *v1
                         }
@@ -134,9 +139,11 @@ impl Player {
     }
 
     /// Moves entity `i`'s lane offset `dt` on under its lateral controller;
-    /// returns how far the offset moved, metres.
-    fn lateral(&mut self, i: usize, dt: f64, done: &mut Vec<(usize, usize)>) -> f64 {
+    /// returns how far the offset moved, metres, and whether that motion is
+    /// part of the step's length (a lane change).
+    fn lateral(&mut self, i: usize, dt: f64, done: &mut Vec<(usize, usize)>) -> (f64, bool) {
         let mut moved = 0.0;
+        let mut in_step = false;
         if let Some(mut l) = self.entities[i].lat.take() {
             l.elapsed += dt;
             if let Some((ent, value)) = &l.track
@@ -151,7 +158,8 @@ impl Player {
                 shapes::fraction(l.shape, l.elapsed / l.duration)
             };
             let off = l.o0 + (l.o1 - l.o0) * f;
-            let finished = l.elapsed >= l.duration && l.track.is_none();
+            in_step = l.lane_change;
+            let finished = l.elapsed >= l.duration - TIME_EPS && l.track.is_none();
             if let Some(c) = &mut self.entities[i].lane {
                 let to = if finished { l.o1 } else { off };
                 moved = to - c.offset;
@@ -165,14 +173,14 @@ impl Player {
                 self.entities[i].lat = Some(l);
             }
         }
-        moved
+        (moved, in_step)
     }
 
     /// Drives entity `i` at its new speed `v` for `dt` along its lane (the
     /// lateral controller having moved it `lateral` metres across), or
     /// straight on off the lanes. As esmini's default controller: the step
-    /// is `v * dt` long, its lateral part taken from the distance along the
-    /// lane, and the entity keeps its direction along the road (a lane
+    /// is `v * dt` long, a lane change's lateral part (`in_step`) taken from
+    /// the distance along the lane (a lane offset's is not), and the entity keeps its direction along the road (a lane
     /// change into a lane of the other direction does not turn it round).
     fn drive_lane(
         &mut self,
@@ -180,6 +188,7 @@ impl Player {
         v_old: f64,
         v: f64,
         lateral: f64,
+        in_step: bool,
         dt: f64,
     ) -> Result<(), PlayError> {
         let map = Arc::clone(&self.map);
@@ -188,7 +197,11 @@ impl Player {
         e.speed = v;
         let step = v * dt;
         e.odometer += step;
-        let dist = (step * step - lateral * lateral).max(0.0).sqrt();
+        let dist = if in_step {
+            (step * step - lateral * lateral).max(0.0).sqrt()
+        } else {
+            step
+        };
         match e.lane.clone() {
             Some(mut c) => {
                 let lane_fwd = position::forward(&map, c.road_index, c.lane);
@@ -319,8 +332,11 @@ fn follow(p: &PathCtl, t: f64, v: f64, dt: f64) -> (f64, f64, f64, f64, f64, boo
                 );
             }
         }
-        let b = pts[n - 1];
-        return (b.0, b.1, b.2, yaw_at(n - 2, 1.0), 0.0, true);
+        // Ended: at the last vertex, at the last segment's speed.
+        let (a, b) = (pts[n - 2], pts[n - 1]);
+        let span = (times[n - 1] - times[n - 2]).max(1e-9);
+        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+        return (b.0, b.1, b.2, yaw_at(n - 2, 1.0), len / span, true);
     }
     let mut along = p.along + v * dt;
     for k in 0..n - 1 {

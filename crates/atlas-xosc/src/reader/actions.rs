@@ -301,7 +301,10 @@ impl<'d, 'i> Reader<'d, 'i> {
                     None => match self.child(c, "BrakePercent") {
                         Some(p) => self.num(p, "value")?,
                         None => {
-                            self.unsupported(c, "a brake override without a value or BrakePercent")?;
+                            self.unsupported(
+                                c,
+                                "a brake override without a value or BrakePercent",
+                            )?;
                             return Ok(());
                         }
                     },

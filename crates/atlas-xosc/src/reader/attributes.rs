@@ -55,7 +55,9 @@ impl<'d, 'i> Reader<'d, 'i> {
 
     /// Notes that `name` of `n` was read (see [`Reader::unread_attributes`]).
     pub(super) fn touch(&self, n: Node, name: &str) {
-        self.read_attrs.borrow_mut().insert((n.id(), name.to_owned()));
+        self.read_attrs
+            .borrow_mut()
+            .insert((n.id(), name.to_owned()));
     }
 
     /// Warnings for attributes of elements the reader read but never looked
@@ -73,7 +75,8 @@ impl<'d, 'i> Reader<'d, 'i> {
             }
             for a in n.attributes() {
                 let name = a.name();
-                if super::UNREAD_KNOWN.contains(&name) || read.contains(&(n.id(), name.to_owned())) {
+                if super::UNREAD_KNOWN.contains(&name) || read.contains(&(n.id(), name.to_owned()))
+                {
                     continue;
                 }
                 out.push(format!(
