@@ -200,9 +200,11 @@ fn linear_speed_change_over_time_is_exact() {
     assert!((at(3.0) - 15.0).abs() < 1e-9, "{}", at(3.0));
     assert!((at(5.0) - 20.0).abs() < 1e-9);
     assert_eq!(p.element_state("X"), Some("complete"));
-    // Distance from s = 10: 1 s at 10 m/s, 4 s averaging 15, 3 s at 20.
+    // Distance from s = 10: 1 s at 10 m/s, the 80 steps of the ramp each
+    // at the speed reached at its end (as esmini moves: updated speed ×
+    // dt, so 40 + 0.05 × 0.125 × (1 + … + 80) = 60.25), 3 s at 20.
     let x = p.entity("Ego").unwrap().x;
-    let expect = 10.0 + 10.0 + 60.0 + 60.0;
+    let expect = 10.0 + 10.0 + 60.25 + 60.0;
     assert!((x - expect).abs() < 1e-6, "x {x} vs {expect}");
 }
 
