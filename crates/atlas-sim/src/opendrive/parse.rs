@@ -496,9 +496,11 @@ impl Cx<'_, '_> {
                     d: self.f64_or(shape, "d", 0.0)?,
                 },
                 "paramPoly3" => {
-                    let range = match shape.attribute("pRange") {
-                        None | Some("arcLength") => ParamRange::ArcLength,
-                        Some("normalized") => ParamRange::Normalized,
+                    // OpenDRIVE 1.4 had no pRange (p runs over [0, 1]);
+                    // from 1.5 on `normalized` is the default.
+                    let range = match shape.attribute("pRange").map(str::trim) {
+                        Some("arcLength") => ParamRange::ArcLength,
+                        None | Some("normalized") => ParamRange::Normalized,
                         Some(other) => {
                             return Err(self.invalid(shape, format!("unknown pRange \"{other}\"")));
                         }
