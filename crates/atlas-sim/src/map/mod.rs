@@ -163,6 +163,29 @@ pub const MAX_TOTAL_GEOMETRY: f64 = 1.0e7;
 /// so this bounds the lane graph's memory.
 pub const MAX_TOTAL_LANE_LENGTH: f64 = 2.0e7;
 
+/// Round-off tolerance on `s` at lane-section boundaries, relative to
+/// `max(|s|, 1)`: sections meeting at `2.0` and `2.0000000000000568` meet.
+pub const S_TOL: f64 = 1e-9;
+
+fn s_tol(s: f64) -> f64 {
+    S_TOL * s.abs().max(1.0)
+}
+
+/// Heading of a lane-centre curve at lateral position `t` on the reference
+/// line point `p`, where `dt` is dt/ds of the centre.
+///
+/// The lane centre is `P(s) = C(s) + t(s)·N(s)` with derivative
+/// `(1 - κt)·T + t'·N`. Where the lane lies farther out than the radius of
+/// curvature (`1 - κt < 0`, a lane outside a very tight curve's centre)
+/// the offset curve runs backwards: its tangent line is kept but oriented
+/// along the reference line's direction, so the heading never turns by
+/// 180° (the lane still runs the way its road runs).
+pub(crate) fn offset_heading(p: &RefPoint, t: f64, dt: f64) -> f64 {
+    let m = 1.0 - p.kappa * t;
+    let lateral = if m < 0.0 { -dt } else { dt };
+    p.hdg + lateral.atan2(m.abs())
+}
+
 /// Sample spacing along roads for the index and lane polylines, metres.
 pub(crate) const SAMPLE: f64 = 1.0;
 
@@ -422,12 +445,35 @@ impl Map {
         self.ref_lines[road].eval(s)
     }
 
-    /// Index of the lane section covering `s`.
+    /// Index of the lane section covering `s`. At a boundary (within
+    /// round-off, [`S_TOL`]) the later section is chosen.
     pub(crate) fn section_at(&self, road: usize, s: f64) -> usize {
+        let tol = s_tol(s);
         self.odr.roads[road]
             .lane_sections
-            .partition_point(|ls| ls.s <= s + 1e-9)
+            .partition_point(|ls| ls.s <= s + tol)
             .saturating_sub(1)
+    }
+
+    /// Index of the lane section covering `s` that has `lane_id`: where `s`
+    /// lies on a boundary between sections (within round-off, [`S_TOL`];
+    /// exporters write `2.0000000000000568` for `2`), the one on either
+    /// side that holds the lane, the later one when both do.
+    pub(crate) fn section_with_lane(&self, road: usize, s: f64, lane_id: i32) -> usize {
+        let sections = &self.odr.roads[road].lane_sections;
+        let at = self.section_at(road, s);
+        if sections[at].lane(lane_id).is_some() {
+            return at;
+        }
+        let tol = s_tol(s);
+        // Every section whose start lies within round-off of s (a run of
+        // near-zero-length sections included), and the one before them.
+        let first = sections.partition_point(|ls| ls.s < s - tol);
+        let candidates = first.saturating_sub(1)..=at;
+        candidates
+            .rev()
+            .find(|&k| sections[k].lane(lane_id).is_some())
+            .unwrap_or(at)
     }
 
     /// The section's `[start, end]` in s.
@@ -519,7 +565,8 @@ impl Map {
         let p = self.ref_point(road, s);
         let t = span.centre() + offset;
         let pos = p.pos + Vec2::from_angle(p.hdg).perp() * t;
-        let mut heading = p.hdg + span.d_centre().atan2(1.0 - p.kappa * t);
+        // The heading of the lane centre (the offset does not turn it).
+        let mut heading = offset_heading(&p, span.centre(), span.d_centre());
         let (z, dz) = eval_piecewise(&self.odr.roads[road].elevation, s);
         let mut pitch = -dz.atan();
         if !self.lane_runs_forward(road, lane_id) {
@@ -567,7 +614,7 @@ impl Map {
             });
         }
         let s = pos.s.clamp(0.0, len);
-        let section = self.section_at(road, s);
+        let section = self.section_with_lane(road, s, pos.lane_id);
         self.lane_point(road, section, pos.lane_id, s, pos.offset)
             .ok_or_else(|| QueryError::UnknownLane {
                 road: pos.road_id.clone(),
@@ -670,7 +717,7 @@ impl Map {
     ) -> LaneLocation {
         let p = self.ref_point(road, s);
         let c = span.centre();
-        let mut heading = p.hdg + span.d_centre().atan2(1.0 - p.kappa * c);
+        let mut heading = offset_heading(&p, c, span.d_centre());
         if !self.lane_runs_forward(road, lane.id) {
             heading += std::f64::consts::PI;
         }
@@ -728,13 +775,23 @@ impl Map {
         let road = self.index.chunks[ci as usize].road as usize;
         let section = self.section_at(road, s);
         let r = &self.odr.roads[road];
-        let ls = &r.lane_sections[section];
         let (off, _) = eval_piecewise(&r.lane_offsets, s);
-        let side = if t >= off { &ls.left } else { &ls.right };
-        for lane in side {
-            let span = self.lane_span(road, section, lane.id, s)?;
-            if span.contains(t) && span.width() > 1e-9 {
-                return Some(self.make_location(road, section, lane, s, t, span));
+        // On a section boundary (within round-off) the lane may be one that
+        // ends there: look in the earlier section too.
+        let tol = s_tol(s);
+        let earlier = (section > 0 && r.lane_sections[section].s - tol <= s)
+            .then(|| section - 1)
+            .filter(|&k| r.lane_sections[k].s < s + tol);
+        for section in std::iter::once(section).chain(earlier) {
+            let ls = &r.lane_sections[section];
+            let side = if t >= off { &ls.left } else { &ls.right };
+            for lane in side {
+                let Some(span) = self.lane_span(road, section, lane.id, s) else {
+                    break;
+                };
+                if span.contains(t) && span.width() > 1e-9 {
+                    return Some(self.make_location(road, section, lane, s, t, span));
+                }
             }
         }
         None

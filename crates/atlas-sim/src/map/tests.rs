@@ -329,3 +329,119 @@ fn rejects_road_networks_wider_than_supported() {
     let err = Map::from_xml(&xml, "wide").unwrap_err().to_string();
     assert!(err.contains("road far") && err.contains("wide:4"), "{err}");
 }
+
+/// A quarter turn of radius 5 m with left lanes reaching past its centre
+/// (lane 3's centre lies 7.5–8.3 m out), lane 2 widening.
+const TIGHT: &str = r#"<OpenDRIVE>
+  <header name="tight"/>
+  <road id="t" length="7.853981633974483" junction="-1">
+    <planView><geometry s="0" x="0" y="0" hdg="0" length="7.853981633974483"><arc curvature="0.2"/></geometry></planView>
+    <lanes>
+      <laneSection s="0">
+        <left>
+          <lane id="1" type="driving"><width sOffset="0" a="3"/></lane>
+          <lane id="2" type="driving"><width sOffset="0" a="3" b="0.1"/></lane>
+          <lane id="3" type="driving"><width sOffset="0" a="3"/></lane>
+        </left>
+        <right><lane id="-1" type="driving"><width sOffset="0" a="3"/></lane></right>
+      </laneSection>
+    </lanes>
+  </road>
+</OpenDRIVE>"#;
+
+#[test]
+fn lane_headings_on_a_tight_curve_never_flip() {
+    let m = Map::from_xml(TIGHT, "tight").unwrap();
+    for i in 0..=8 {
+        let s = 0.5 + 6.8 * i as f64 / 8.0;
+        let hdg = 0.2 * s;
+        for lane in [-1, 1, 2, 3] {
+            let p = m.lane_pose(&lp("t", lane, s, 0.0)).unwrap();
+            // The direction of travel: along the reference line for lane -1,
+            // against it for the left lanes, whichever side of the curve's
+            // centre the lane lies on.
+            let travel = if lane < 0 { hdg } else { hdg + PI };
+            assert!(
+                wrap_angle(p.yaw - travel).abs() < PI / 2.0,
+                "lane {lane} at s {s}: yaw {} against {travel}",
+                p.yaw
+            );
+            // The heading lies along the lane centre's true tangent line.
+            let h = 1e-5;
+            let a = m.lane_pose(&lp("t", lane, s - h, 0.0)).unwrap();
+            let b = m.lane_pose(&lp("t", lane, s + h, 0.0)).unwrap();
+            let tangent = (b.y - a.y).atan2(b.x - a.x);
+            let off = wrap_angle(p.yaw - tangent);
+            let off = off.abs().min(PI - off.abs());
+            assert!(
+                off < 1e-6,
+                "lane {lane} at s {s}: {off} off the tangent line"
+            );
+        }
+        // Lane 3 lies beyond the curve's centre (1 - κt < 0) and moves
+        // outwards at 0.1 m/m as lane 2 widens: its heading is the
+        // reference direction turned by atan2(-t', |1 - κt|), then reversed
+        // for a left lane.
+        let t = 3.0 + 3.0 + 0.1 * s + 1.5;
+        let p = m.lane_pose(&lp("t", 3, s, 0.0)).unwrap();
+        let expected = hdg + (-0.1f64).atan2(0.2 * t - 1.0) + PI;
+        assert!(
+            wrap_angle(p.yaw - expected).abs() < 1e-9,
+            "{} {expected}",
+            p.yaw
+        );
+        // locate() reports the same heading (on lane 1: beyond the curve's
+        // centre the road folds over itself and a point has no unique
+        // foot on the reference line).
+        let p = m.lane_pose(&lp("t", 1, s, 0.0)).unwrap();
+        let loc = m.locate(Vec2::new(p.x, p.y)).unwrap();
+        assert_eq!(loc.lane_id, 1);
+        assert!(wrap_angle(loc.heading - p.yaw).abs() < 1e-9);
+    }
+}
+
+/// Lane -2 ends where the second section starts, written with the
+/// round-off exporters leave (`2.0000000000000568`).
+const BOUNDARY: &str = r#"<OpenDRIVE>
+  <header name="boundary"/>
+  <road id="b" length="10" junction="-1">
+    <planView><geometry s="0" x="0" y="0" hdg="0" length="10"><line/></geometry></planView>
+    <lanes>
+      <laneSection s="0">
+        <right>
+          <lane id="-1" type="driving"><link><successor id="-1"/></link><width sOffset="0" a="3.5"/></lane>
+          <lane id="-2" type="driving"><width sOffset="0" a="3.5"/></lane>
+        </right>
+      </laneSection>
+      <laneSection s="2.0000000000000568">
+        <right><lane id="-1" type="driving"><link><predecessor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right>
+      </laneSection>
+    </lanes>
+  </road>
+</OpenDRIVE>"#;
+
+#[test]
+fn a_position_on_a_section_boundary_finds_its_lane() {
+    let m = Map::from_xml(BOUNDARY, "boundary").unwrap();
+    // At s = 2 lane -2 is at its very end (its section runs to
+    // 2.0000000000000568).
+    let p = m.lane_pose(&lp("b", -2, 2.0, 0.0)).unwrap();
+    assert!(
+        (p.x - 2.0).abs() < 1e-12 && (p.y + 5.25).abs() < 1e-12,
+        "{p:?}"
+    );
+    let p = m.lane_pose(&lp("b", -1, 2.0, 0.0)).unwrap();
+    assert!((p.y + 1.75).abs() < 1e-12, "{p:?}");
+    // Past the boundary the lane has ended.
+    assert!(matches!(
+        m.lane_pose(&lp("b", -2, 2.001, 0.0)),
+        Err(QueryError::UnknownLane { .. })
+    ));
+    // Both sides of the boundary locate.
+    let loc = m.locate(Vec2::new(2.0, -5.25)).unwrap();
+    assert_eq!((loc.lane_id, loc.section), (-2, 0));
+    let loc = m.locate(Vec2::new(2.0, -1.75)).unwrap();
+    assert_eq!(loc.lane_id, -1);
+    assert_eq!(m.section_with_lane(0, 2.0000000000000568, -2), 0);
+    assert_eq!(m.section_with_lane(0, 2.0, -1), 1);
+}
