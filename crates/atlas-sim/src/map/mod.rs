@@ -22,9 +22,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::error::{MapError, QueryError};
+use crate::error::{MapError, MapWarning, QueryError};
 use crate::math::{Pose, Vec2, eval_piecewise, wrap_angle};
-use crate::opendrive::{self, ElementType, Lane, LaneType, OpenDrive, Road, TrafficRule};
+use crate::opendrive::{
+    self, ElementType, Lane, LaneType, LoadOptions, OpenDrive, Road, TrafficRule,
+};
 use crate::render::raster::GroundRaster;
 use geometry::{RefLine, RefPoint};
 use graph::LaneGraph;
@@ -138,6 +140,7 @@ pub struct Map {
     signals: Signals,
     pub(crate) index: SpatialIndex,
     raster: OnceLock<GroundRaster>,
+    warnings: Vec<MapWarning>,
 }
 
 impl std::fmt::Debug for Map {
@@ -147,6 +150,7 @@ impl std::fmt::Debug for Map {
             .field("roads", &self.odr.roads.len())
             .field("junctions", &self.odr.junctions.len())
             .field("lanes", &self.graph.nodes().len())
+            .field("warnings", &self.warnings.len())
             .finish()
     }
 }
@@ -192,62 +196,151 @@ pub(crate) const SAMPLE: f64 = 1.0;
 impl Map {
     /// Loads a map from an `.xodr` file; its name is the file stem.
     pub fn from_file(path: &Path) -> Result<Self, MapError> {
-        let odr = opendrive::parse_file(path)?;
+        Self::from_file_with(path, &LoadOptions::default())
+    }
+
+    /// Loads a map from an `.xodr` file with `options`; its name is the file
+    /// stem, and errors and [`Map::warnings`] name the file's path.
+    pub fn from_file_with(path: &Path, options: &LoadOptions) -> Result<Self, MapError> {
+        let odr = opendrive::parse_file_with(path, options)?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Self::from_opendrive(odr, &name, &path.display().to_string())
+        Self::from_opendrive_with(odr, &name, &path.display().to_string(), options)
     }
 
     /// Loads a map from an OpenDRIVE document held in memory; `name` names it
     /// in errors and snapshots.
     pub fn from_xml(xml: &str, name: &str) -> Result<Self, MapError> {
-        let odr = opendrive::parse_str(xml, name)?;
-        Self::from_opendrive(odr, name, name)
+        Self::from_xml_with(xml, name, name, &LoadOptions::default())
+    }
+
+    /// Loads a map from an OpenDRIVE document held in memory that was read
+    /// from `file` (the path errors and warnings name); `name` names the map
+    /// in snapshots.
+    pub fn from_xml_with(
+        xml: &str,
+        name: &str,
+        file: &str,
+        options: &LoadOptions,
+    ) -> Result<Self, MapError> {
+        let odr = opendrive::parse_str_with(xml, file, options)?;
+        Self::from_opendrive_with(odr, name, file, options)
     }
 
     /// Validates cross references and builds the derived structures.
     pub fn from_opendrive(odr: OpenDrive, name: &str, file: &str) -> Result<Self, MapError> {
+        Self::from_opendrive_with(odr, name, file, &LoadOptions::default())
+    }
+
+    /// Validates cross references and builds the derived structures.
+    ///
+    /// Where CARLA and esmini read past untidy exports, so does this, with
+    /// a [`MapWarning`] added to the document's own in [`Map::warnings`]
+    /// (each an error under [`LoadOptions::strict`]): a road or junction id
+    /// used twice keeps its first definition; a road link to a road or
+    /// junction that does not exist, or a junction connection naming a
+    /// road that does not exist, is dropped; a road said to belong to a
+    /// junction that does not exist is an ordinary road. What makes the map
+    /// unusable (sizes beyond the limits below) stays an error.
+    pub fn from_opendrive_with(
+        mut odr: OpenDrive,
+        name: &str,
+        file: &str,
+        options: &LoadOptions,
+    ) -> Result<Self, MapError> {
         let invalid = |line: u32, element: &str, message: String| MapError::Invalid {
             file: file.to_owned(),
             line,
             element: element.to_owned(),
             message,
         };
-        let mut road_ids = BTreeMap::new();
-        for (i, r) in odr.roads.iter().enumerate() {
-            if road_ids.insert(r.id.clone(), i).is_some() {
-                return Err(invalid(
-                    r.line,
-                    "road",
-                    format!("duplicate road id \"{}\"", r.id),
-                ));
-            }
+        let mut warnings = std::mem::take(&mut odr.warnings);
+        if options.strict
+            && let Some(first) = warnings.first()
+        {
+            return Err(first.clone().into());
         }
-        let mut junction_ids = BTreeMap::new();
-        for (i, j) in odr.junctions.iter().enumerate() {
-            if junction_ids.insert(j.id.clone(), i).is_some() {
-                return Err(invalid(
-                    j.line,
-                    "junction",
-                    format!("duplicate junction id \"{}\"", j.id),
-                ));
+        let mut warn = |line: u32, element: &str, message: String| -> Result<(), MapError> {
+            let w = MapWarning {
+                file: file.to_owned(),
+                line,
+                element: element.to_owned(),
+                message,
+            };
+            if options.strict {
+                return Err(w.into());
             }
-        }
+            warnings.push(w);
+            Ok(())
+        };
+        // Duplicate ids: the first definition stands (as in CARLA's and
+        // esmini's readers, which look roads up by id).
+        let mut seen = std::collections::BTreeSet::new();
+        let mut dropped = Vec::new();
         for r in &odr.roads {
-            for (tag, link) in [("predecessor", &r.predecessor), ("successor", &r.successor)] {
-                let Some(link) = link else { continue };
+            if !seen.insert(r.id.clone()) {
+                dropped.push((r.line, r.id.clone()));
+            }
+        }
+        for (line, id) in &dropped {
+            warn(
+                *line,
+                "road",
+                format!("duplicate road id \"{id}\": this definition is ignored"),
+            )?;
+        }
+        if !dropped.is_empty() {
+            let mut seen = std::collections::BTreeSet::new();
+            odr.roads.retain(|r| seen.insert(r.id.clone()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut dropped = Vec::new();
+        for j in &odr.junctions {
+            if !seen.insert(j.id.clone()) {
+                dropped.push((j.line, j.id.clone()));
+            }
+        }
+        for (line, id) in &dropped {
+            warn(
+                *line,
+                "junction",
+                format!("duplicate junction id \"{id}\": this definition is ignored"),
+            )?;
+        }
+        if !dropped.is_empty() {
+            let mut seen = std::collections::BTreeSet::new();
+            odr.junctions.retain(|j| seen.insert(j.id.clone()));
+        }
+        let road_ids: BTreeMap<String, usize> = odr
+            .roads
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let junction_ids: BTreeMap<String, usize> = odr
+            .junctions
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.clone(), i))
+            .collect();
+        for r in &mut odr.roads {
+            for (tag, slot) in [
+                ("predecessor", &mut r.predecessor),
+                ("successor", &mut r.successor),
+            ] {
+                let Some(link) = slot else { continue };
                 let known = match link.element_type {
                     ElementType::Road => road_ids.contains_key(&link.element_id),
                     ElementType::Junction => junction_ids.contains_key(&link.element_id),
                 };
                 if !known {
-                    return Err(invalid(
+                    warn(
                         link.line,
                         tag,
                         format!(
-                            "road {}: links to unknown {} \"{}\"",
+                            "road {}: links to unknown {} \"{}\" (link ignored)",
                             r.id,
                             match link.element_type {
                                 ElementType::Road => "road",
@@ -255,34 +348,46 @@ impl Map {
                             },
                             link.element_id
                         ),
-                    ));
+                    )?;
+                    *slot = None;
                 }
             }
             if let Some(j) = &r.junction
                 && !junction_ids.contains_key(j)
             {
-                return Err(invalid(
+                warn(
                     r.line,
                     "road",
-                    format!("road {}: belongs to unknown junction \"{j}\"", r.id),
-                ));
+                    format!(
+                        "road {}: belongs to unknown junction \"{j}\" (read as an ordinary road)",
+                        r.id
+                    ),
+                )?;
+                r.junction = None;
             }
         }
-        for j in &odr.junctions {
-            for c in &j.connections {
-                for (what, id) in [
+        for j in &mut odr.junctions {
+            let mut keep = Vec::with_capacity(j.connections.len());
+            for c in std::mem::take(&mut j.connections) {
+                let missing = [
                     ("incomingRoad", &c.incoming_road),
                     ("connectingRoad", &c.connecting_road),
-                ] {
-                    if !road_ids.contains_key(id) {
-                        return Err(invalid(
-                            c.line,
-                            "connection",
-                            format!("junction {}: {what} \"{id}\" is not a road", j.id),
-                        ));
-                    }
+                ]
+                .into_iter()
+                .find(|(_, id)| !road_ids.contains_key(*id));
+                match missing {
+                    Some((what, id)) => warn(
+                        c.line,
+                        "connection",
+                        format!(
+                            "junction {}: {what} \"{id}\" is not a road (connection ignored)",
+                            j.id
+                        ),
+                    )?,
+                    None => keep.push(c),
                 }
             }
+            j.connections = keep;
         }
         let mut geometry_total = 0.0;
         let mut lane_total = 0.0;
@@ -334,6 +439,7 @@ impl Map {
             signals: Signals::default(),
             index: SpatialIndex::build(Vec::new()),
             raster: OnceLock::new(),
+            warnings,
         };
         map.index = SpatialIndex::build(map.chunks());
         let b = map.index.bounds;
@@ -372,6 +478,13 @@ impl Map {
     /// The file (or name) the map was loaded from.
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// What loading read past (see [`Map::from_opendrive_with`]), in the
+    /// order found: the reader's (unknown elements and attributes) first.
+    /// Empty for a tidy map.
+    pub fn warnings(&self) -> &[MapWarning] {
+        &self.warnings
     }
 
     pub fn opendrive(&self) -> &OpenDrive {

@@ -445,3 +445,157 @@ fn a_position_on_a_section_boundary_finds_its_lane() {
     assert_eq!(m.section_with_lane(0, 2.0000000000000568, -2), 0);
     assert_eq!(m.section_with_lane(0, 2.0, -1), 1);
 }
+
+/// Two roads; road 2 is a connecting road of junction 9.
+const LINKED: &str = r#"<OpenDRIVE>
+  <header name="linked"/>
+  <road id="1" length="10" junction="-1">
+    <link><successor elementType="junction" elementId="9"/></link>
+    <planView><geometry s="0" x="0" y="0" hdg="0" length="10"><line/></geometry></planView>
+    <lanes><laneSection s="0"><right><lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane></right></laneSection></lanes>
+  </road>
+  <road id="2" length="10" junction="9">
+    <link><predecessor elementType="road" elementId="1" contactPoint="end"/></link>
+    <planView><geometry s="0" x="10" y="0" hdg="0" length="10"><line/></geometry></planView>
+    <lanes><laneSection s="0"><right><lane id="-1" type="driving"><link><predecessor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right></laneSection></lanes>
+  </road>
+  <junction id="9" name="j">
+    <connection id="0" incomingRoad="1" connectingRoad="2" contactPoint="start"><laneLink from="-1" to="-1"/></connection>
+  </junction>
+</OpenDRIVE>"#;
+
+fn strict() -> LoadOptions {
+    LoadOptions { strict: true }
+}
+
+#[test]
+fn a_tidy_map_loads_without_warnings() {
+    let m = Map::from_xml(LINKED, "linked").unwrap();
+    assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+    assert!(Map::from_xml_with(LINKED, "linked", "linked.xodr", &strict()).is_ok());
+    assert_eq!(m.graph().nodes().len(), 2);
+}
+
+#[test]
+fn untidy_exports_load_with_warnings() {
+    let cases = [
+        // A SUMO export's link to a junction that is not in the file.
+        (
+            LINKED.replace(
+                r#"elementType="junction" elementId="9""#,
+                r#"elementType="junction" elementId="4""#,
+            ),
+            4,
+            "successor",
+            "road 1: links to unknown junction \"4\" (link ignored)",
+        ),
+        (
+            LINKED.replace(
+                r#"elementId="1" contactPoint="end""#,
+                r#"elementId="17" contactPoint="end""#,
+            ),
+            9,
+            "predecessor",
+            "road 2: links to unknown road \"17\" (link ignored)",
+        ),
+        (
+            LINKED.replace(r#"junction="9""#, r#"junction="5""#),
+            8,
+            "road",
+            "road 2: belongs to unknown junction \"5\" (read as an ordinary road)",
+        ),
+        (
+            LINKED.replace(r#"connectingRoad="2""#, r#"connectingRoad="3""#),
+            14,
+            "connection",
+            "junction 9: connectingRoad \"3\" is not a road (connection ignored)",
+        ),
+        (
+            LINKED.replace(r#"<road id="2""#, r#"<road id="1""#),
+            8,
+            "road",
+            "duplicate road id \"1\": this definition is ignored",
+        ),
+        (
+            LINKED.replace("</OpenDRIVE>", r#"<junction id="9"/></OpenDRIVE>"#),
+            16,
+            "junction",
+            "duplicate junction id \"9\": this definition is ignored",
+        ),
+    ];
+    for (xml, line, element, message) in cases {
+        let m = Map::from_xml_with(&xml, "u", "maps/untidy.xodr", &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{message}: {e}"));
+        let w = m
+            .warnings()
+            .iter()
+            .find(|w| w.message.contains(message))
+            .unwrap_or_else(|| panic!("no warning {message:?} in {:?}", m.warnings()));
+        assert_eq!(
+            (w.file.as_str(), w.line, w.element.as_str()),
+            ("maps/untidy.xodr", line, element)
+        );
+        assert_eq!(
+            w.to_string(),
+            format!("maps/untidy.xodr:{line}: <{element}>: {message}")
+        );
+        // Strict loading refuses the same map with the same words.
+        let err = Map::from_xml_with(&xml, "u", "maps/untidy.xodr", &strict()).unwrap_err();
+        assert_eq!(err.to_string(), w.to_string());
+    }
+    // The first of two roads with one id is the one kept.
+    let xml = LINKED.replace(r#"<road id="2""#, r#"<road id="1""#);
+    let m = Map::from_xml(&xml, "dup").unwrap();
+    assert_eq!(m.roads().len(), 1);
+    assert_eq!(m.roads()[0].plan_view[0].x, 0.0);
+}
+
+#[test]
+fn unknown_elements_and_attributes_are_warned() {
+    let xml = LINKED
+        .replace(
+            r#"<lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane></right></laneSection></lanes>
+  </road>
+  <road id="2""#,
+            r#"<lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane><lnae id="-2" type="driving"/></right></laneSection></lanes>
+  </road>
+  <road id="2""#,
+        )
+        .replace(r#"<road id="1" length="10""#, r#"<road id="1" lenght="11" length="10""#);
+    let m = Map::from_xml_with(&xml, "typo", "maps/typo.xodr", &LoadOptions::default()).unwrap();
+    let text: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        [
+            "maps/typo.xodr:3: <road>: unknown attribute `lenght` of <road> (ignored)",
+            "maps/typo.xodr:6: <lnae>: unknown element <lnae> in <right> (ignored)",
+        ],
+        "{text:?}"
+    );
+    let err = Map::from_xml_with(&xml, "typo", "maps/typo.xodr", &strict()).unwrap_err();
+    assert_eq!(err.to_string(), text[0]);
+    assert_eq!(err.file(), "maps/typo.xodr");
+}
+
+#[test]
+fn shipped_and_corpus_maps_load_without_warnings() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut paths = vec![
+        maps_dir().join("Town01.xodr"),
+        maps_dir().join("Town02.xodr"),
+        maps_dir().join("atlas_loop.xodr"),
+        fixtures.join("esmini/fabriksgatan.xodr"),
+        fixtures.join("esmini/soderleden.xodr"),
+        fixtures.join("normalized_no_prange.xodr"),
+    ];
+    for e in std::fs::read_dir(maps_dir().join("alks")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "xodr") {
+            paths.push(p);
+        }
+    }
+    for p in paths {
+        let m = Map::from_file_with(&p, &strict()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(m.warnings().is_empty());
+    }
+}
