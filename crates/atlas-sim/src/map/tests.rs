@@ -599,3 +599,32 @@ fn shipped_and_corpus_maps_load_without_warnings() {
         assert!(m.warnings().is_empty());
     }
 }
+
+#[test]
+fn sections_meeting_at_round_off_load_and_route_through() {
+    // A section of round-off length (2.0 to 2.0000000000000568) between
+    // two real ones, as exporters leave them.
+    let xml = BOUNDARY.replace(
+        r#"      <laneSection s="2.0000000000000568">"#,
+        r#"      <laneSection s="2">
+        <right><lane id="-1" type="driving"><link><predecessor id="-1"/><successor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right>
+      </laneSection>
+      <laneSection s="2.0000000000000568">"#,
+    );
+    let m = Map::from_xml(&xml, "roundoff").unwrap();
+    assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+    assert_eq!(m.roads()[0].lane_sections.len(), 3);
+    for s in [0.0, 1.0, 2.0, 2.0000000000000568, 3.0, 10.0] {
+        let p = m.lane_pose(&lp("b", -1, s, 0.0)).unwrap();
+        assert!(
+            (p.x - s).abs() < 1e-12 && (p.y + 1.75).abs() < 1e-12,
+            "{s}: {p:?}"
+        );
+        assert!(p.yaw.abs() < 1e-12);
+    }
+    assert!(m.lane_pose(&lp("b", -2, 2.0, 0.0)).is_ok());
+    let r = m
+        .plan_route(&[Vec2::new(0.5, -1.75), Vec2::new(9.5, -1.75)], 1.0)
+        .unwrap();
+    assert!((r.length - 9.0).abs() < 1e-6, "{}", r.length);
+}

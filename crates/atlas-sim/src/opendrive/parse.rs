@@ -1188,6 +1188,27 @@ mod tests {
     }
 
     #[test]
+    fn reports_a_truncated_document_where_it_ends() {
+        // Cut inside a tag (line 14) and between elements (line 12).
+        let lines: Vec<&str> = MINI.lines().collect();
+        let mid_tag = format!("{}\n{}", lines[..13].join("\n"), &lines[13][..30]);
+        let err = parse_str(&mid_tag, "maps/cut.xodr").unwrap_err();
+        assert!(
+            matches!(&err, MapError::Xml { file, line: 14, column: 31, .. } if file == "maps/cut.xodr"),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("maps/cut.xodr:14:31: malformed XML: the document ends early"),
+            "{text}"
+        );
+        let between = format!("{}\n\n", lines[..12].join("\n"));
+        let err = parse_str(&between, "maps/cut.xodr").unwrap_err();
+        assert!(matches!(err, MapError::Xml { line: 12, .. }), "{err:?}");
+        assert!(err.to_string().contains("never closed"), "{err}");
+    }
+
+    #[test]
     fn accepts_a_byte_order_mark() {
         let with_bom = format!("\u{feff}{MINI}");
         assert!(parse_str(&with_bom, "bom.xodr").is_ok());
