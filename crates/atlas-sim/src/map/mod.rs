@@ -892,9 +892,7 @@ impl Map {
         // On a section boundary (within round-off) the lane may be one that
         // ends there: look in the earlier section too.
         let tol = s_tol(s);
-        let earlier = (section > 0 && r.lane_sections[section].s - tol <= s)
-            .then(|| section - 1)
-            .filter(|&k| r.lane_sections[k].s < s + tol);
+        let earlier = (section > 0 && s <= r.lane_sections[section].s + tol).then(|| section - 1);
         for section in std::iter::once(section).chain(earlier) {
             let ls = &r.lane_sections[section];
             let side = if t >= off { &ls.left } else { &ls.right };

@@ -162,12 +162,14 @@ pub enum GeometryKind {
     },
 }
 
-/// `pRange` of a paramPoly3.
+/// `pRange` of a paramPoly3: the range of the polynomials' parameter `p`.
+/// Either way `s` along the record is the curve's arc length, not `p`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamRange {
     /// p runs over [0, length].
     ArcLength,
-    /// p runs over [0, 1].
+    /// p runs over [0, 1]; the reading of a paramPoly3 without `pRange`
+    /// (OpenDRIVE 1.4 had no attribute; 1.5 on default to it).
     Normalized,
 }
 
