@@ -2,6 +2,10 @@
 //!
 //! - [`MapError`]: loading an OpenDRIVE document (every variant names the
 //!   file, and the line and element where that makes sense).
+//! - [`MapWarning`]: something in a map read past rather than refused
+//!   (unknown elements and attributes, dangling links, duplicate ids),
+//!   collected in [`crate::Map::warnings`]; an error under
+//!   [`crate::opendrive::LoadOptions::strict`].
 //! - [`QueryError`]: a map query with arguments the map cannot answer
 //!   (unknown road or lane, `s` out of range, no route).
 //! - [`WorldError`]: a world operation with bad arguments (unknown actor,
@@ -59,6 +63,41 @@ impl MapError {
             Self::Xml { line, .. }
             | Self::Invalid { line, .. }
             | Self::Unsupported { line, .. } => Some(*line),
+        }
+    }
+}
+
+/// Something in a map that loading read past: an element or attribute the
+/// reader does not know, a link to a road or junction that does not exist,
+/// a duplicate id. Displayed as `file:line: <element>: message`, like
+/// [`MapError`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapWarning {
+    pub file: String,
+    /// 1-based line of the element the warning is about.
+    pub line: u32,
+    pub element: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for MapWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: <{}>: {}",
+            self.file, self.line, self.element, self.message
+        )
+    }
+}
+
+impl From<MapWarning> for MapError {
+    /// The error a warning becomes in strict loading.
+    fn from(w: MapWarning) -> Self {
+        MapError::Invalid {
+            file: w.file,
+            line: w.line,
+            element: w.element,
+            message: w.message,
         }
     }
 }

@@ -49,9 +49,10 @@ pub mod opendrive;
 pub mod render;
 pub mod world;
 
-pub use error::{MapError, QueryError, WorldError};
+pub use error::{MapError, MapWarning, QueryError, WorldError};
 pub use map::{Bounds, LaneLocation, LanePosition, LocateHint, Map, Route};
 pub use math::{Pose, Vec2};
+pub use opendrive::LoadOptions;
 pub use render::Image;
 pub use render::birdseye::BirdsEyeSpec;
 pub use render::camera::CameraSpec;

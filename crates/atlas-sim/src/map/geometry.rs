@@ -3,10 +3,11 @@
 //!
 //! Lines and arcs are closed-form. Spirals (clothoids) are integrated with
 //! 5-point Gauss–Legendre from precomputed knots every [`KNOT`] metres, which
-//! is accurate to far below a micrometre for road curvatures. poly3 maps
-//! arc length to its `u` parameter through a precomputed table refined by
-//! Newton steps; paramPoly3 takes `p` directly from `s` (as the standard
-//! defines `pRange`).
+//! is accurate to far below a micrometre for road curvatures. poly3 and
+//! paramPoly3 are parametric curves whose parameter is not arc length, while
+//! OpenDRIVE's `s` is: both map `s` to their parameter through an
+//! [`ArcTable`] (cumulative arc length at knots of the parameter, refined by
+//! Newton steps on the arc-length integral).
 
 use crate::math::{Vec2, gauss5};
 use crate::opendrive::{Geometry, GeometryKind, ParamRange};
@@ -39,15 +40,99 @@ enum Shape {
     },
     Poly3 {
         c: [f64; 4],
-        /// (u, s) pairs every KNOT metres of u.
-        table: Vec<(f64, f64)>,
+        /// Arc length at knots every KNOT metres of u.
+        table: ArcTable,
     },
     ParamPoly3 {
         u: [f64; 4],
         v: [f64; 4],
-        /// p per metre of s.
-        scale: f64,
+        /// Arc length at knots of p over its range (`[0, 1]` normalised,
+        /// `[0, length]` for arcLength).
+        table: ArcTable,
     },
+}
+
+/// Arc length of a parametric curve tabulated at knots of its parameter,
+/// for the inverse map arc length → parameter.
+#[derive(Clone, Debug)]
+struct ArcTable {
+    /// (parameter, arc length from the start) pairs, both increasing.
+    knots: Vec<(f64, f64)>,
+}
+
+/// Newton steps after the first guess in [`ArcTable::param_at`]; each
+/// roughly squares the relative error, which starts below 1e-3 for road
+/// geometry between knots a couple of metres apart.
+const NEWTON_STEPS: usize = 4;
+
+impl ArcTable {
+    /// Tabulates `speed` (|dP/dp|) over `[0, end]` in `n` equal steps.
+    fn over(end: f64, n: usize, speed: &dyn Fn(f64) -> f64) -> Self {
+        let n = n.max(1);
+        let mut knots = Vec::with_capacity(n + 1);
+        knots.push((0.0, 0.0));
+        let mut s = 0.0;
+        for i in 0..n {
+            let a = end * i as f64 / n as f64;
+            let b = end * (i + 1) as f64 / n as f64;
+            s += arc(speed, a, b);
+            knots.push((b, s));
+        }
+        Self { knots }
+    }
+
+    /// Tabulates `speed` in steps of `step` of the parameter until the arc
+    /// length reaches `length` (for curves whose parameter range is open,
+    /// like poly3's `u`).
+    fn until(length: f64, step: f64, speed: &dyn Fn(f64) -> f64) -> Self {
+        let mut knots = vec![(0.0, 0.0)];
+        let (mut p, mut s) = (0.0, 0.0);
+        while s < length && knots.len() < 1_000_000 {
+            s += arc(speed, p, p + step);
+            p += step;
+            knots.push((p, s));
+        }
+        Self { knots }
+    }
+
+    /// The parameter at arc length `ds` from the start: the knot interval
+    /// holding `ds`, a first guess from the speed at its start, then Newton
+    /// steps on `arc(p0, p) - (ds - s0)` whose derivative is the speed.
+    /// Beyond the last knot the curve is followed on past its range.
+    fn param_at(&self, ds: f64, speed: &dyn Fn(f64) -> f64) -> f64 {
+        let i = self
+            .knots
+            .partition_point(|(_, s)| *s <= ds)
+            .saturating_sub(1)
+            .min(self.knots.len() - 1);
+        let (p0, s0) = self.knots[i];
+        let target = ds - s0;
+        if target == 0.0 {
+            return p0;
+        }
+        let mut p = p0 + target / speed(p0).max(1e-9);
+        if let Some(&(p1, s1)) = self.knots.get(i + 1)
+            && s1 > s0
+        {
+            // Interpolating inside the interval is the better first guess
+            // when the speed changes along it.
+            p = p0 + (p1 - p0) * target / (s1 - s0);
+        }
+        for _ in 0..NEWTON_STEPS {
+            let f = arc(speed, p0, p) - target;
+            let step = f / speed(p).max(1e-9);
+            p -= step;
+            if step.abs() <= 1e-15 * p.abs().max(1.0) {
+                break;
+            }
+        }
+        p
+    }
+}
+
+/// Arc length of a curve with parametric `speed` between `a` and `b`.
+fn arc(speed: &dyn Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    gauss5(a, b, |p| [speed(p), 0.0])[0]
 }
 
 /// One plan-view record, ready to evaluate.
@@ -88,11 +173,14 @@ fn spiral_local(k0: f64, dk: f64, a: f64, b: f64) -> Vec2 {
     Vec2::new(r[0], r[1])
 }
 
-fn poly3_arc(c: &[f64; 4], a: f64, b: f64) -> f64 {
-    gauss5(a, b, |u| {
-        let d = cubic_d1(c, u);
-        [(1.0 + d * d).sqrt(), 0.0]
-    })[0]
+/// |d(u, v)/du| of poly3's `v(u)`.
+fn poly3_speed(c: &[f64; 4], u: f64) -> f64 {
+    cubic_d1(c, u).hypot(1.0)
+}
+
+/// |d(u, v)/dp| of paramPoly3's `u(p)`, `v(p)`.
+fn param_poly3_speed(u: &[f64; 4], v: &[f64; 4], p: f64) -> f64 {
+    cubic_d1(u, p).hypot(cubic_d1(v, p))
 }
 
 impl Segment {
@@ -126,27 +214,20 @@ impl Segment {
                 }
             }
             GeometryKind::Poly3 { a, b, c, d } => {
-                let coeffs = [a, b, c, d];
-                let mut table = vec![(0.0, 0.0)];
-                let (mut u, mut s) = (0.0, 0.0);
+                let c = [a, b, c, d];
                 // u advances at most as fast as s; stop once past the end.
-                while s < g.length && table.len() < 1_000_000 {
-                    let s_next = s + poly3_arc(&coeffs, u, u + KNOT);
-                    u += KNOT;
-                    s = s_next;
-                    table.push((u, s));
-                }
-                Shape::Poly3 { c: coeffs, table }
+                let table = ArcTable::until(g.length, KNOT, &|u| poly3_speed(&c, u));
+                Shape::Poly3 { c, table }
             }
-            GeometryKind::ParamPoly3 { u, v, range } => Shape::ParamPoly3 {
-                u,
-                v,
-                scale: match range {
-                    ParamRange::ArcLength => 1.0,
-                    ParamRange::Normalized if g.length > 0.0 => 1.0 / g.length,
-                    ParamRange::Normalized => 0.0,
-                },
-            },
+            GeometryKind::ParamPoly3 { u, v, range } => {
+                let end = match range {
+                    ParamRange::ArcLength => g.length,
+                    ParamRange::Normalized => 1.0,
+                };
+                let n = (g.length / KNOT).ceil() as usize;
+                let table = ArcTable::over(end, n, &|p| param_poly3_speed(&u, &v, p));
+                Shape::ParamPoly3 { u, v, table }
+            }
         };
         Segment {
             s0: g.s,
@@ -181,24 +262,14 @@ impl Segment {
                 (p, k0 * ds + 0.5 * dk * ds * ds, k0 + dk * ds)
             }
             Shape::Poly3 { c, table } => {
-                let i = table
-                    .partition_point(|(_, s)| *s <= ds)
-                    .saturating_sub(1)
-                    .min(table.len() - 1);
-                let (u0, s0) = table[i];
-                let mut u = u0 + (ds - s0) / (1.0 + cubic_d1(c, u0).powi(2)).sqrt();
-                for _ in 0..3 {
-                    let f = poly3_arc(c, u0, u) - (ds - s0);
-                    let d = (1.0 + cubic_d1(c, u).powi(2)).sqrt();
-                    u -= f / d;
-                }
+                let u = table.param_at(ds, &|u| poly3_speed(c, u));
                 let d1 = cubic_d1(c, u);
                 let d2 = cubic_d2(c, u);
                 let kappa = d2 / (1.0 + d1 * d1).powf(1.5);
                 (Vec2::new(u, cubic(c, u)), d1.atan(), kappa)
             }
-            Shape::ParamPoly3 { u, v, scale } => {
-                let p = ds * scale;
+            Shape::ParamPoly3 { u, v, table } => {
+                let p = table.param_at(ds, &|p| param_poly3_speed(u, v, p));
                 let du = cubic_d1(u, p);
                 let dv = cubic_d1(v, p);
                 let ddu = cubic_d2(u, p);
@@ -427,5 +498,51 @@ mod tests {
         )]);
         let p = rl.eval(0.0);
         assert!((p.kappa - 0.02).abs() < 1e-12);
+    }
+
+    #[test]
+    fn poly3_and_param_poly3_move_at_unit_speed_in_s() {
+        // OpenDRIVE's s is arc length: a step ds along the reference line
+        // covers ds metres, whatever the parameter does.
+        let shapes = [
+            (
+                GeometryKind::Poly3 {
+                    a: 0.0,
+                    b: 0.1,
+                    c: 0.01,
+                    d: -0.0002,
+                },
+                60.0,
+            ),
+            (
+                GeometryKind::ParamPoly3 {
+                    u: [0.0, 40.0, -4.0, 1.5],
+                    v: [0.0, 0.0, 12.0, -3.0],
+                    range: ParamRange::Normalized,
+                },
+                38.825,
+            ),
+            (
+                GeometryKind::ParamPoly3 {
+                    u: [0.0, 1.0, -0.002, 0.0],
+                    v: [0.0, 0.0, 0.01, -0.0001],
+                    range: ParamRange::ArcLength,
+                },
+                50.0,
+            ),
+        ];
+        for (kind, length) in shapes {
+            let rl = RefLine::new(&[geom(kind.clone(), 0.0, 0.0, 0.4, length)]);
+            let h = 1e-4;
+            for i in 0..50 {
+                let s = (length - h) * i as f64 / 49.0;
+                let d = (rl.eval(s + h).pos - rl.eval(s).pos).length();
+                assert!(
+                    (d / h - 1.0).abs() < 1e-6,
+                    "{kind:?} at {s}: speed {}",
+                    d / h
+                );
+            }
+        }
     }
 }

@@ -22,9 +22,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::error::{MapError, QueryError};
+use crate::error::{MapError, MapWarning, QueryError};
 use crate::math::{Pose, Vec2, eval_piecewise, wrap_angle};
-use crate::opendrive::{self, ElementType, Lane, LaneType, OpenDrive, Road, TrafficRule};
+use crate::opendrive::{
+    self, ElementType, Lane, LaneType, LoadOptions, OpenDrive, Road, TrafficRule,
+};
 use crate::render::raster::GroundRaster;
 use geometry::{RefLine, RefPoint};
 use graph::LaneGraph;
@@ -138,6 +140,7 @@ pub struct Map {
     signals: Signals,
     pub(crate) index: SpatialIndex,
     raster: OnceLock<GroundRaster>,
+    warnings: Vec<MapWarning>,
 }
 
 impl std::fmt::Debug for Map {
@@ -147,6 +150,7 @@ impl std::fmt::Debug for Map {
             .field("roads", &self.odr.roads.len())
             .field("junctions", &self.odr.junctions.len())
             .field("lanes", &self.graph.nodes().len())
+            .field("warnings", &self.warnings.len())
             .finish()
     }
 }
@@ -163,68 +167,180 @@ pub const MAX_TOTAL_GEOMETRY: f64 = 1.0e7;
 /// so this bounds the lane graph's memory.
 pub const MAX_TOTAL_LANE_LENGTH: f64 = 2.0e7;
 
+/// Round-off tolerance on `s` at lane-section boundaries, relative to
+/// `max(|s|, 1)`: sections meeting at `2.0` and `2.0000000000000568` meet.
+pub const S_TOL: f64 = 1e-9;
+
+fn s_tol(s: f64) -> f64 {
+    S_TOL * s.abs().max(1.0)
+}
+
+/// Heading of a lane-centre curve at lateral position `t` on the reference
+/// line point `p`, where `dt` is dt/ds of the centre.
+///
+/// The lane centre is `P(s) = C(s) + t(s)·N(s)` with derivative
+/// `(1 - κt)·T + t'·N`. Where the lane lies farther out than the radius of
+/// curvature (`1 - κt < 0`, a lane outside a very tight curve's centre)
+/// the offset curve runs backwards: its tangent line is kept but oriented
+/// along the reference line's direction, so the heading never turns by
+/// 180° (the lane still runs the way its road runs).
+pub(crate) fn offset_heading(p: &RefPoint, t: f64, dt: f64) -> f64 {
+    let m = 1.0 - p.kappa * t;
+    let lateral = if m < 0.0 { -dt } else { dt };
+    p.hdg + lateral.atan2(m.abs())
+}
+
 /// Sample spacing along roads for the index and lane polylines, metres.
 pub(crate) const SAMPLE: f64 = 1.0;
 
 impl Map {
     /// Loads a map from an `.xodr` file; its name is the file stem.
     pub fn from_file(path: &Path) -> Result<Self, MapError> {
-        let odr = opendrive::parse_file(path)?;
+        Self::from_file_with(path, &LoadOptions::default())
+    }
+
+    /// Loads a map from an `.xodr` file with `options`; its name is the file
+    /// stem, and errors and [`Map::warnings`] name the file's path.
+    pub fn from_file_with(path: &Path, options: &LoadOptions) -> Result<Self, MapError> {
+        let odr = opendrive::parse_file_with(path, options)?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Self::from_opendrive(odr, &name, &path.display().to_string())
+        Self::from_opendrive_with(odr, &name, &path.display().to_string(), options)
     }
 
     /// Loads a map from an OpenDRIVE document held in memory; `name` names it
     /// in errors and snapshots.
     pub fn from_xml(xml: &str, name: &str) -> Result<Self, MapError> {
-        let odr = opendrive::parse_str(xml, name)?;
-        Self::from_opendrive(odr, name, name)
+        Self::from_xml_with(xml, name, name, &LoadOptions::default())
+    }
+
+    /// Loads a map from an OpenDRIVE document held in memory that was read
+    /// from `file` (the path errors and warnings name); `name` names the map
+    /// in snapshots.
+    pub fn from_xml_with(
+        xml: &str,
+        name: &str,
+        file: &str,
+        options: &LoadOptions,
+    ) -> Result<Self, MapError> {
+        let odr = opendrive::parse_str_with(xml, file, options)?;
+        Self::from_opendrive_with(odr, name, file, options)
     }
 
     /// Validates cross references and builds the derived structures.
     pub fn from_opendrive(odr: OpenDrive, name: &str, file: &str) -> Result<Self, MapError> {
+        Self::from_opendrive_with(odr, name, file, &LoadOptions::default())
+    }
+
+    /// Validates cross references and builds the derived structures.
+    ///
+    /// Where CARLA and esmini read past untidy exports, so does this, with
+    /// a [`MapWarning`] added to the document's own in [`Map::warnings`]
+    /// (each an error under [`LoadOptions::strict`]): a road or junction id
+    /// used twice keeps its first definition; a road link to a road or
+    /// junction that does not exist, or a junction connection naming a
+    /// road that does not exist, is dropped; a road said to belong to a
+    /// junction that does not exist is an ordinary road. What makes the map
+    /// unusable (sizes beyond the limits below) stays an error.
+    pub fn from_opendrive_with(
+        mut odr: OpenDrive,
+        name: &str,
+        file: &str,
+        options: &LoadOptions,
+    ) -> Result<Self, MapError> {
         let invalid = |line: u32, element: &str, message: String| MapError::Invalid {
             file: file.to_owned(),
             line,
             element: element.to_owned(),
             message,
         };
-        let mut road_ids = BTreeMap::new();
-        for (i, r) in odr.roads.iter().enumerate() {
-            if road_ids.insert(r.id.clone(), i).is_some() {
-                return Err(invalid(
-                    r.line,
-                    "road",
-                    format!("duplicate road id \"{}\"", r.id),
-                ));
-            }
+        let mut warnings = std::mem::take(&mut odr.warnings);
+        if options.strict
+            && let Some(first) = warnings.first()
+        {
+            return Err(first.clone().into());
         }
-        let mut junction_ids = BTreeMap::new();
-        for (i, j) in odr.junctions.iter().enumerate() {
-            if junction_ids.insert(j.id.clone(), i).is_some() {
-                return Err(invalid(
-                    j.line,
-                    "junction",
-                    format!("duplicate junction id \"{}\"", j.id),
-                ));
+        let mut warn = |line: u32, element: &str, message: String| -> Result<(), MapError> {
+            let w = MapWarning {
+                file: file.to_owned(),
+                line,
+                element: element.to_owned(),
+                message,
+            };
+            if options.strict {
+                return Err(w.into());
             }
-        }
+            warnings.push(w);
+            Ok(())
+        };
+        // Duplicate ids: the first definition stands (as in CARLA's and
+        // esmini's readers, which look roads up by id).
+        let mut seen = std::collections::BTreeSet::new();
+        let mut dropped = Vec::new();
         for r in &odr.roads {
-            for (tag, link) in [("predecessor", &r.predecessor), ("successor", &r.successor)] {
-                let Some(link) = link else { continue };
+            if !seen.insert(r.id.clone()) {
+                dropped.push((r.line, r.id.clone()));
+            }
+        }
+        for (line, id) in &dropped {
+            warn(
+                *line,
+                "road",
+                format!("duplicate road id \"{id}\": this definition is ignored"),
+            )?;
+        }
+        if !dropped.is_empty() {
+            let mut seen = std::collections::BTreeSet::new();
+            odr.roads.retain(|r| seen.insert(r.id.clone()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut dropped = Vec::new();
+        for j in &odr.junctions {
+            if !seen.insert(j.id.clone()) {
+                dropped.push((j.line, j.id.clone()));
+            }
+        }
+        for (line, id) in &dropped {
+            warn(
+                *line,
+                "junction",
+                format!("duplicate junction id \"{id}\": this definition is ignored"),
+            )?;
+        }
+        if !dropped.is_empty() {
+            let mut seen = std::collections::BTreeSet::new();
+            odr.junctions.retain(|j| seen.insert(j.id.clone()));
+        }
+        let road_ids: BTreeMap<String, usize> = odr
+            .roads
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let junction_ids: BTreeMap<String, usize> = odr
+            .junctions
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.clone(), i))
+            .collect();
+        for r in &mut odr.roads {
+            for (tag, slot) in [
+                ("predecessor", &mut r.predecessor),
+                ("successor", &mut r.successor),
+            ] {
+                let Some(link) = slot else { continue };
                 let known = match link.element_type {
                     ElementType::Road => road_ids.contains_key(&link.element_id),
                     ElementType::Junction => junction_ids.contains_key(&link.element_id),
                 };
                 if !known {
-                    return Err(invalid(
+                    warn(
                         link.line,
                         tag,
                         format!(
-                            "road {}: links to unknown {} \"{}\"",
+                            "road {}: links to unknown {} \"{}\" (link ignored)",
                             r.id,
                             match link.element_type {
                                 ElementType::Road => "road",
@@ -232,34 +348,46 @@ impl Map {
                             },
                             link.element_id
                         ),
-                    ));
+                    )?;
+                    *slot = None;
                 }
             }
             if let Some(j) = &r.junction
                 && !junction_ids.contains_key(j)
             {
-                return Err(invalid(
+                warn(
                     r.line,
                     "road",
-                    format!("road {}: belongs to unknown junction \"{j}\"", r.id),
-                ));
+                    format!(
+                        "road {}: belongs to unknown junction \"{j}\" (read as an ordinary road)",
+                        r.id
+                    ),
+                )?;
+                r.junction = None;
             }
         }
-        for j in &odr.junctions {
-            for c in &j.connections {
-                for (what, id) in [
+        for j in &mut odr.junctions {
+            let mut keep = Vec::with_capacity(j.connections.len());
+            for c in std::mem::take(&mut j.connections) {
+                let missing = [
                     ("incomingRoad", &c.incoming_road),
                     ("connectingRoad", &c.connecting_road),
-                ] {
-                    if !road_ids.contains_key(id) {
-                        return Err(invalid(
-                            c.line,
-                            "connection",
-                            format!("junction {}: {what} \"{id}\" is not a road", j.id),
-                        ));
-                    }
+                ]
+                .into_iter()
+                .find(|(_, id)| !road_ids.contains_key(*id));
+                match missing {
+                    Some((what, id)) => warn(
+                        c.line,
+                        "connection",
+                        format!(
+                            "junction {}: {what} \"{id}\" is not a road (connection ignored)",
+                            j.id
+                        ),
+                    )?,
+                    None => keep.push(c),
                 }
             }
+            j.connections = keep;
         }
         let mut geometry_total = 0.0;
         let mut lane_total = 0.0;
@@ -311,6 +439,7 @@ impl Map {
             signals: Signals::default(),
             index: SpatialIndex::build(Vec::new()),
             raster: OnceLock::new(),
+            warnings,
         };
         map.index = SpatialIndex::build(map.chunks());
         let b = map.index.bounds;
@@ -349,6 +478,13 @@ impl Map {
     /// The file (or name) the map was loaded from.
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// What loading read past (see [`Map::from_opendrive_with`]), in the
+    /// order found: the reader's (unknown elements and attributes) first.
+    /// Empty for a tidy map.
+    pub fn warnings(&self) -> &[MapWarning] {
+        &self.warnings
     }
 
     pub fn opendrive(&self) -> &OpenDrive {
@@ -422,12 +558,35 @@ impl Map {
         self.ref_lines[road].eval(s)
     }
 
-    /// Index of the lane section covering `s`.
+    /// Index of the lane section covering `s`. At a boundary (within
+    /// round-off, [`S_TOL`]) the later section is chosen.
     pub(crate) fn section_at(&self, road: usize, s: f64) -> usize {
+        let tol = s_tol(s);
         self.odr.roads[road]
             .lane_sections
-            .partition_point(|ls| ls.s <= s + 1e-9)
+            .partition_point(|ls| ls.s <= s + tol)
             .saturating_sub(1)
+    }
+
+    /// Index of the lane section covering `s` that has `lane_id`: where `s`
+    /// lies on a boundary between sections (within round-off, [`S_TOL`];
+    /// exporters write `2.0000000000000568` for `2`), the one on either
+    /// side that holds the lane, the later one when both do.
+    pub(crate) fn section_with_lane(&self, road: usize, s: f64, lane_id: i32) -> usize {
+        let sections = &self.odr.roads[road].lane_sections;
+        let at = self.section_at(road, s);
+        if sections[at].lane(lane_id).is_some() {
+            return at;
+        }
+        let tol = s_tol(s);
+        // Every section whose start lies within round-off of s (a run of
+        // near-zero-length sections included), and the one before them.
+        let first = sections.partition_point(|ls| ls.s < s - tol);
+        let candidates = first.saturating_sub(1)..=at;
+        candidates
+            .rev()
+            .find(|&k| sections[k].lane(lane_id).is_some())
+            .unwrap_or(at)
     }
 
     /// The section's `[start, end]` in s.
@@ -519,7 +678,8 @@ impl Map {
         let p = self.ref_point(road, s);
         let t = span.centre() + offset;
         let pos = p.pos + Vec2::from_angle(p.hdg).perp() * t;
-        let mut heading = p.hdg + span.d_centre().atan2(1.0 - p.kappa * t);
+        // The heading of the lane centre (the offset does not turn it).
+        let mut heading = offset_heading(&p, span.centre(), span.d_centre());
         let (z, dz) = eval_piecewise(&self.odr.roads[road].elevation, s);
         let mut pitch = -dz.atan();
         if !self.lane_runs_forward(road, lane_id) {
@@ -567,7 +727,7 @@ impl Map {
             });
         }
         let s = pos.s.clamp(0.0, len);
-        let section = self.section_at(road, s);
+        let section = self.section_with_lane(road, s, pos.lane_id);
         self.lane_point(road, section, pos.lane_id, s, pos.offset)
             .ok_or_else(|| QueryError::UnknownLane {
                 road: pos.road_id.clone(),
@@ -670,7 +830,7 @@ impl Map {
     ) -> LaneLocation {
         let p = self.ref_point(road, s);
         let c = span.centre();
-        let mut heading = p.hdg + span.d_centre().atan2(1.0 - p.kappa * c);
+        let mut heading = offset_heading(&p, c, span.d_centre());
         if !self.lane_runs_forward(road, lane.id) {
             heading += std::f64::consts::PI;
         }
@@ -728,13 +888,21 @@ impl Map {
         let road = self.index.chunks[ci as usize].road as usize;
         let section = self.section_at(road, s);
         let r = &self.odr.roads[road];
-        let ls = &r.lane_sections[section];
         let (off, _) = eval_piecewise(&r.lane_offsets, s);
-        let side = if t >= off { &ls.left } else { &ls.right };
-        for lane in side {
-            let span = self.lane_span(road, section, lane.id, s)?;
-            if span.contains(t) && span.width() > 1e-9 {
-                return Some(self.make_location(road, section, lane, s, t, span));
+        // On a section boundary (within round-off) the lane may be one that
+        // ends there: look in the earlier section too.
+        let tol = s_tol(s);
+        let earlier = (section > 0 && s <= r.lane_sections[section].s + tol).then(|| section - 1);
+        for section in std::iter::once(section).chain(earlier) {
+            let ls = &r.lane_sections[section];
+            let side = if t >= off { &ls.left } else { &ls.right };
+            for lane in side {
+                let Some(span) = self.lane_span(road, section, lane.id, s) else {
+                    break;
+                };
+                if span.contains(t) && span.width() > 1e-9 {
+                    return Some(self.make_location(road, section, lane, s, t, span));
+                }
             }
         }
         None

@@ -329,3 +329,305 @@ fn rejects_road_networks_wider_than_supported() {
     let err = Map::from_xml(&xml, "wide").unwrap_err().to_string();
     assert!(err.contains("road far") && err.contains("wide:4"), "{err}");
 }
+
+/// A quarter turn of radius 5 m with left lanes reaching past its centre
+/// (lane 3's centre lies 7.5–8.3 m out), lane 2 widening.
+const TIGHT: &str = r#"<OpenDRIVE>
+  <header name="tight"/>
+  <road id="t" length="7.853981633974483" junction="-1">
+    <planView><geometry s="0" x="0" y="0" hdg="0" length="7.853981633974483"><arc curvature="0.2"/></geometry></planView>
+    <lanes>
+      <laneSection s="0">
+        <left>
+          <lane id="1" type="driving"><width sOffset="0" a="3"/></lane>
+          <lane id="2" type="driving"><width sOffset="0" a="3" b="0.1"/></lane>
+          <lane id="3" type="driving"><width sOffset="0" a="3"/></lane>
+        </left>
+        <right><lane id="-1" type="driving"><width sOffset="0" a="3"/></lane></right>
+      </laneSection>
+    </lanes>
+  </road>
+</OpenDRIVE>"#;
+
+#[test]
+fn lane_headings_on_a_tight_curve_never_flip() {
+    let m = Map::from_xml(TIGHT, "tight").unwrap();
+    for i in 0..=8 {
+        let s = 0.5 + 6.8 * i as f64 / 8.0;
+        let hdg = 0.2 * s;
+        for lane in [-1, 1, 2, 3] {
+            let p = m.lane_pose(&lp("t", lane, s, 0.0)).unwrap();
+            // The direction of travel: along the reference line for lane -1,
+            // against it for the left lanes, whichever side of the curve's
+            // centre the lane lies on.
+            let travel = if lane < 0 { hdg } else { hdg + PI };
+            assert!(
+                wrap_angle(p.yaw - travel).abs() < PI / 2.0,
+                "lane {lane} at s {s}: yaw {} against {travel}",
+                p.yaw
+            );
+            // The heading lies along the lane centre's true tangent line.
+            let h = 1e-5;
+            let a = m.lane_pose(&lp("t", lane, s - h, 0.0)).unwrap();
+            let b = m.lane_pose(&lp("t", lane, s + h, 0.0)).unwrap();
+            let tangent = (b.y - a.y).atan2(b.x - a.x);
+            let off = wrap_angle(p.yaw - tangent);
+            let off = off.abs().min(PI - off.abs());
+            assert!(
+                off < 1e-6,
+                "lane {lane} at s {s}: {off} off the tangent line"
+            );
+        }
+        // Lane 3 lies beyond the curve's centre (1 - κt < 0) and moves
+        // outwards at 0.1 m/m as lane 2 widens: its heading is the
+        // reference direction turned by atan2(-t', |1 - κt|), then reversed
+        // for a left lane.
+        let t = 3.0 + 3.0 + 0.1 * s + 1.5;
+        let p = m.lane_pose(&lp("t", 3, s, 0.0)).unwrap();
+        let expected = hdg + (-0.1f64).atan2(0.2 * t - 1.0) + PI;
+        assert!(
+            wrap_angle(p.yaw - expected).abs() < 1e-9,
+            "{} {expected}",
+            p.yaw
+        );
+        // locate() reports the same heading (on lane 1: beyond the curve's
+        // centre the road folds over itself and a point has no unique
+        // foot on the reference line).
+        let p = m.lane_pose(&lp("t", 1, s, 0.0)).unwrap();
+        let loc = m.locate(Vec2::new(p.x, p.y)).unwrap();
+        assert_eq!(loc.lane_id, 1);
+        assert!(wrap_angle(loc.heading - p.yaw).abs() < 1e-9);
+    }
+}
+
+/// Lane -2 ends where the second section starts, written with the
+/// round-off exporters leave (`2.0000000000000568`).
+const BOUNDARY: &str = r#"<OpenDRIVE>
+  <header name="boundary"/>
+  <road id="b" length="10" junction="-1">
+    <planView><geometry s="0" x="0" y="0" hdg="0" length="10"><line/></geometry></planView>
+    <lanes>
+      <laneSection s="0">
+        <right>
+          <lane id="-1" type="driving"><link><successor id="-1"/></link><width sOffset="0" a="3.5"/></lane>
+          <lane id="-2" type="driving"><width sOffset="0" a="3.5"/></lane>
+        </right>
+      </laneSection>
+      <laneSection s="2.0000000000000568">
+        <right><lane id="-1" type="driving"><link><predecessor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right>
+      </laneSection>
+    </lanes>
+  </road>
+</OpenDRIVE>"#;
+
+#[test]
+fn a_position_on_a_section_boundary_finds_its_lane() {
+    let m = Map::from_xml(BOUNDARY, "boundary").unwrap();
+    // At s = 2 lane -2 is at its very end (its section runs to
+    // 2.0000000000000568).
+    let p = m.lane_pose(&lp("b", -2, 2.0, 0.0)).unwrap();
+    assert!(
+        (p.x - 2.0).abs() < 1e-12 && (p.y + 5.25).abs() < 1e-12,
+        "{p:?}"
+    );
+    let p = m.lane_pose(&lp("b", -1, 2.0, 0.0)).unwrap();
+    assert!((p.y + 1.75).abs() < 1e-12, "{p:?}");
+    // Past the boundary the lane has ended.
+    assert!(matches!(
+        m.lane_pose(&lp("b", -2, 2.001, 0.0)),
+        Err(QueryError::UnknownLane { .. })
+    ));
+    // Both sides of the boundary locate.
+    let loc = m.locate(Vec2::new(2.0, -5.25)).unwrap();
+    assert_eq!((loc.lane_id, loc.section), (-2, 0));
+    let loc = m.locate(Vec2::new(2.0, -1.75)).unwrap();
+    assert_eq!(loc.lane_id, -1);
+    let boundary = m.roads()[0].lane_sections[1].s;
+    assert!(boundary > 2.0);
+    assert_eq!(m.section_with_lane(0, boundary, -2), 0);
+    assert_eq!(m.section_with_lane(0, 2.0, -1), 1);
+}
+
+/// Two roads; road 2 is a connecting road of junction 9.
+const LINKED: &str = r#"<OpenDRIVE>
+  <header name="linked"/>
+  <road id="1" length="10" junction="-1">
+    <link><successor elementType="junction" elementId="9"/></link>
+    <planView><geometry s="0" x="0" y="0" hdg="0" length="10"><line/></geometry></planView>
+    <lanes><laneSection s="0"><right><lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane></right></laneSection></lanes>
+  </road>
+  <road id="2" length="10" junction="9">
+    <link><predecessor elementType="road" elementId="1" contactPoint="end"/></link>
+    <planView><geometry s="0" x="10" y="0" hdg="0" length="10"><line/></geometry></planView>
+    <lanes><laneSection s="0"><right><lane id="-1" type="driving"><link><predecessor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right></laneSection></lanes>
+  </road>
+  <junction id="9" name="j">
+    <connection id="0" incomingRoad="1" connectingRoad="2" contactPoint="start"><laneLink from="-1" to="-1"/></connection>
+  </junction>
+</OpenDRIVE>"#;
+
+fn strict() -> LoadOptions {
+    LoadOptions { strict: true }
+}
+
+#[test]
+fn a_tidy_map_loads_without_warnings() {
+    let m = Map::from_xml(LINKED, "linked").unwrap();
+    assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+    assert!(Map::from_xml_with(LINKED, "linked", "linked.xodr", &strict()).is_ok());
+    assert_eq!(m.graph().nodes().len(), 2);
+}
+
+#[test]
+fn untidy_exports_load_with_warnings() {
+    let cases = [
+        // A SUMO export's link to a junction that is not in the file.
+        (
+            LINKED.replace(
+                r#"elementType="junction" elementId="9""#,
+                r#"elementType="junction" elementId="4""#,
+            ),
+            4,
+            "successor",
+            "road 1: links to unknown junction \"4\" (link ignored)",
+        ),
+        (
+            LINKED.replace(
+                r#"elementId="1" contactPoint="end""#,
+                r#"elementId="17" contactPoint="end""#,
+            ),
+            9,
+            "predecessor",
+            "road 2: links to unknown road \"17\" (link ignored)",
+        ),
+        (
+            LINKED.replace(r#"junction="9""#, r#"junction="5""#),
+            8,
+            "road",
+            "road 2: belongs to unknown junction \"5\" (read as an ordinary road)",
+        ),
+        (
+            LINKED.replace(r#"connectingRoad="2""#, r#"connectingRoad="3""#),
+            14,
+            "connection",
+            "junction 9: connectingRoad \"3\" is not a road (connection ignored)",
+        ),
+        (
+            LINKED.replace(r#"<road id="2""#, r#"<road id="1""#),
+            8,
+            "road",
+            "duplicate road id \"1\": this definition is ignored",
+        ),
+        (
+            LINKED.replace("</OpenDRIVE>", r#"<junction id="9"/></OpenDRIVE>"#),
+            16,
+            "junction",
+            "duplicate junction id \"9\": this definition is ignored",
+        ),
+    ];
+    for (xml, line, element, message) in cases {
+        let m = Map::from_xml_with(&xml, "u", "maps/untidy.xodr", &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{message}: {e}"));
+        let w = m
+            .warnings()
+            .iter()
+            .find(|w| w.message.contains(message))
+            .unwrap_or_else(|| panic!("no warning {message:?} in {:?}", m.warnings()));
+        assert_eq!(
+            (w.file.as_str(), w.line, w.element.as_str()),
+            ("maps/untidy.xodr", line, element)
+        );
+        assert_eq!(
+            w.to_string(),
+            format!("maps/untidy.xodr:{line}: <{element}>: {message}")
+        );
+        // Strict loading refuses the same map with the same words.
+        let err = Map::from_xml_with(&xml, "u", "maps/untidy.xodr", &strict()).unwrap_err();
+        assert_eq!(err.to_string(), w.to_string());
+    }
+    // The first of two roads with one id is the one kept.
+    let xml = LINKED.replace(r#"<road id="2""#, r#"<road id="1""#);
+    let m = Map::from_xml(&xml, "dup").unwrap();
+    assert_eq!(m.roads().len(), 1);
+    assert_eq!(m.roads()[0].plan_view[0].x, 0.0);
+}
+
+#[test]
+fn unknown_elements_and_attributes_are_warned() {
+    let xml = LINKED
+        .replace(
+            r#"<lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane></right></laneSection></lanes>
+  </road>
+  <road id="2""#,
+            r#"<lane id="-1" type="driving"><width sOffset="0" a="3.5"/></lane><lnae id="-2" type="driving"/></right></laneSection></lanes>
+  </road>
+  <road id="2""#,
+        )
+        .replace(r#"<road id="1" length="10""#, r#"<road id="1" lenght="11" length="10""#);
+    let m = Map::from_xml_with(&xml, "typo", "maps/typo.xodr", &LoadOptions::default()).unwrap();
+    let text: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        [
+            "maps/typo.xodr:3: <road>: unknown attribute `lenght` of <road> (ignored)",
+            "maps/typo.xodr:6: <lnae>: unknown element <lnae> in <right> (ignored)",
+        ],
+        "{text:?}"
+    );
+    let err = Map::from_xml_with(&xml, "typo", "maps/typo.xodr", &strict()).unwrap_err();
+    assert_eq!(err.to_string(), text[0]);
+    assert_eq!(err.file(), "maps/typo.xodr");
+}
+
+#[test]
+fn shipped_and_corpus_maps_load_without_warnings() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut paths = vec![
+        maps_dir().join("Town01.xodr"),
+        maps_dir().join("Town02.xodr"),
+        maps_dir().join("atlas_loop.xodr"),
+        fixtures.join("esmini/fabriksgatan.xodr"),
+        fixtures.join("esmini/soderleden.xodr"),
+        fixtures.join("normalized_no_prange.xodr"),
+    ];
+    for e in std::fs::read_dir(maps_dir().join("alks")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "xodr") {
+            paths.push(p);
+        }
+    }
+    for p in paths {
+        let m = Map::from_file_with(&p, &strict()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(m.warnings().is_empty());
+    }
+}
+
+#[test]
+fn sections_meeting_at_round_off_load_and_route_through() {
+    // A section of round-off length (2.0 to 2.0000000000000568) between
+    // two real ones, as exporters leave them.
+    let xml = BOUNDARY.replace(
+        r#"      <laneSection s="2.0000000000000568">"#,
+        r#"      <laneSection s="2">
+        <right><lane id="-1" type="driving"><link><predecessor id="-1"/><successor id="-1"/></link><width sOffset="0" a="3.5"/></lane></right>
+      </laneSection>
+      <laneSection s="2.0000000000000568">"#,
+    );
+    let m = Map::from_xml(&xml, "roundoff").unwrap();
+    assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+    assert_eq!(m.roads()[0].lane_sections.len(), 3);
+    let boundary = m.roads()[0].lane_sections[2].s;
+    for s in [0.0, 1.0, 2.0, boundary, 3.0, 10.0] {
+        let p = m.lane_pose(&lp("b", -1, s, 0.0)).unwrap();
+        assert!(
+            (p.x - s).abs() < 1e-12 && (p.y + 1.75).abs() < 1e-12,
+            "{s}: {p:?}"
+        );
+        assert!(p.yaw.abs() < 1e-12);
+    }
+    assert!(m.lane_pose(&lp("b", -2, 2.0, 0.0)).is_ok());
+    let r = m
+        .plan_route(&[Vec2::new(0.5, -1.75), Vec2::new(9.5, -1.75)], 1.0)
+        .unwrap();
+    assert!((r.length - 9.0).abs() < 1e-6, "{}", r.length);
+}

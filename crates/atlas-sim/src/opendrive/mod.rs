@@ -10,15 +10,28 @@
 //! line / arc / spiral / poly3 / paramPoly3, elevation, laneOffset, lane
 //! sections with lanes, widths, road marks and lane links), junctions with
 //! connections and lane links, signals and signal references, and
-//! controllers. Elements the simulator has no use for (objects, surfaces,
-//! user data) are skipped; a geometry kind or lane construct the simulator
-//! cannot evaluate is rejected with an error naming the element and line.
+//! controllers. Elements of the standard the simulator has no use for
+//! (objects, surfaces, user data) are skipped; elements and attributes the
+//! standard does not have (a misspelt `<lnae>`) are skipped with a
+//! [`MapWarning`] in [`OpenDrive::warnings`] (errors under
+//! [`LoadOptions::strict`]); a geometry kind or lane construct the
+//! simulator cannot evaluate is rejected with an error naming the element
+//! and line.
 
 mod parse;
 
-pub use parse::{parse_file, parse_str};
+pub use parse::{parse_file, parse_file_with, parse_str, parse_str_with};
 
+use crate::error::MapWarning;
 use crate::math::Cubic;
+
+/// How a map is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Refuse the map at the first warning (unknown element or attribute,
+    /// dangling link, duplicate id) instead of collecting it.
+    pub strict: bool,
+}
 
 /// A whole OpenDRIVE document.
 #[derive(Clone, Debug, Default)]
@@ -27,6 +40,9 @@ pub struct OpenDrive {
     pub roads: Vec<Road>,
     pub junctions: Vec<Junction>,
     pub controllers: Vec<Controller>,
+    /// What the reader read past (unknown elements and attributes), in
+    /// document order.
+    pub warnings: Vec<MapWarning>,
 }
 
 /// `<header>`.
@@ -146,12 +162,14 @@ pub enum GeometryKind {
     },
 }
 
-/// `pRange` of a paramPoly3.
+/// `pRange` of a paramPoly3: the range of the polynomials' parameter `p`.
+/// Either way `s` along the record is the curve's arc length, not `p`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamRange {
     /// p runs over [0, length].
     ArcLength,
-    /// p runs over [0, 1].
+    /// p runs over [0, 1]; the reading of a paramPoly3 without `pRange`
+    /// (OpenDRIVE 1.4 had no attribute; 1.5 on default to it).
     Normalized,
 }
 

@@ -1,39 +1,43 @@
 //! The `.xodr` reader: roxmltree in, [`OpenDrive`] out, with errors that
 //! name the file, line and element.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use roxmltree::{Document, Node, ParsingOptions};
 
 use super::*;
-use crate::error::MapError;
+use crate::error::{MapError, MapWarning};
 
 /// Reads and parses an OpenDRIVE file.
 pub fn parse_file(path: &Path) -> Result<OpenDrive, MapError> {
+    parse_file_with(path, &LoadOptions::default())
+}
+
+/// Reads and parses an OpenDRIVE file with `options`.
+pub fn parse_file_with(path: &Path, options: &LoadOptions) -> Result<OpenDrive, MapError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| MapError::Io {
         file: file.clone(),
         source,
     })?;
-    parse_str(&text, &file)
+    parse_str_with(&text, &file, options)
 }
 
 /// Parses an OpenDRIVE document; `file` names it in errors.
 pub fn parse_str(xml: &str, file: &str) -> Result<OpenDrive, MapError> {
+    parse_str_with(xml, file, &LoadOptions::default())
+}
+
+/// Parses an OpenDRIVE document with `options`; `file` names it in errors
+/// and warnings.
+pub fn parse_str_with(xml: &str, file: &str, options: &LoadOptions) -> Result<OpenDrive, MapError> {
     let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
     let opts = ParsingOptions {
         allow_dtd: true,
         ..ParsingOptions::default()
     };
-    let doc = Document::parse_with_options(xml, opts).map_err(|e| {
-        let pos = e.pos();
-        MapError::Xml {
-            file: file.to_owned(),
-            line: pos.row,
-            column: pos.col,
-            message: e.to_string(),
-        }
-    })?;
+    let doc = Document::parse_with_options(xml, opts).map_err(|e| xml_error(xml, file, &e))?;
     // Byte offset of every line start, for line numbers in O(log n) (the
     // document's own lookup scans from the start each time, which made
     // loading quadratic in the file size).
@@ -44,14 +48,216 @@ pub fn parse_str(xml: &str, file: &str) -> Result<OpenDrive, MapError> {
         file,
         line_starts,
         doc: &doc,
+        warnings: RefCell::new(Vec::new()),
     };
-    cx.document()
+    let mut odr = cx.document()?;
+    odr.warnings = cx.warnings.into_inner();
+    if options.strict
+        && let Some(first) = odr.warnings.first()
+    {
+        return Err(first.clone().into());
+    }
+    Ok(odr)
+}
+
+/// A malformed-XML error at its true position. roxmltree places errors it
+/// only finds at the end of the input (a truncated file: the stream ends
+/// inside a tag, or the root is never closed) at 1:1; those are reported
+/// where the document ends.
+fn xml_error(xml: &str, file: &str, e: &roxmltree::Error) -> MapError {
+    use roxmltree::Error as E;
+    let (line, column, message) = match e {
+        E::UnexpectedEndOfStream | E::UnclosedRootNode => {
+            let trimmed = xml.trim_end();
+            let line = trimmed.matches('\n').count() as u32 + 1;
+            let last = trimmed.rsplit('\n').next().unwrap_or("");
+            let column = last.chars().count() as u32 + 1;
+            (
+                line,
+                column,
+                format!("the document ends early (truncated?): {e}"),
+            )
+        }
+        _ => {
+            let pos = e.pos();
+            (pos.row, pos.col, e.to_string())
+        }
+    };
+    MapError::Xml {
+        file: file.to_owned(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// The elements and attributes of OpenDRIVE 1.4–1.8 the reader checks
+/// documents against, for the elements it reads: `(element, attributes,
+/// child elements)`. Children of other elements (user data, objects,
+/// surfaces, road-mark details, …) are not checked.
+mod schema {
+    pub const USER: [&str; 3] = ["userData", "include", "dataQuality"];
+    pub const OPEN_DRIVE: &[&str] = &[
+        "header",
+        "road",
+        "controller",
+        "junction",
+        "junctionGroup",
+        "station",
+    ];
+    pub const HEADER_ATTRS: &[&str] = &[
+        "revMajor", "revMinor", "name", "version", "date", "north", "south", "east", "west",
+        "vendor",
+    ];
+    pub const HEADER: &[&str] = &["geoReference", "offset", "license", "defaultRegulations"];
+    pub const ROAD_ATTRS: &[&str] = &["id", "name", "length", "junction", "rule"];
+    pub const ROAD: &[&str] = &[
+        "link",
+        "type",
+        "planView",
+        "elevationProfile",
+        "lateralProfile",
+        "lanes",
+        "objects",
+        "signals",
+        "surface",
+        "railroad",
+    ];
+    pub const ROAD_LINK: &[&str] = &["predecessor", "successor", "neighbor"];
+    pub const ROAD_LINK_ATTRS: &[&str] = &[
+        "elementType",
+        "elementId",
+        "contactPoint",
+        "elementS",
+        "elementDir",
+    ];
+    pub const ROAD_TYPE_ATTRS: &[&str] = &["s", "type", "country"];
+    pub const ROAD_TYPE: &[&str] = &["speed"];
+    pub const SPEED_ATTRS: &[&str] = &["max", "unit"];
+    pub const PLAN_VIEW: &[&str] = &["geometry"];
+    pub const GEOMETRY_ATTRS: &[&str] = &["s", "x", "y", "hdg", "length"];
+    pub const PARAM_POLY3_ATTRS: &[&str] =
+        &["aU", "bU", "cU", "dU", "aV", "bV", "cV", "dV", "pRange"];
+    pub const CUBIC_ATTRS: &[&str] = &["s", "a", "b", "c", "d"];
+    pub const WIDTH_ATTRS: &[&str] = &["sOffset", "a", "b", "c", "d"];
+    pub const ELEVATION_PROFILE: &[&str] = &["elevation"];
+    pub const LANES: &[&str] = &["laneOffset", "laneSection"];
+    pub const LANE_SECTION_ATTRS: &[&str] = &["s", "singleSide"];
+    pub const LANE_SECTION: &[&str] = &["left", "center", "right"];
+    pub const SIDE: &[&str] = &["lane"];
+    pub const LANE_ATTRS: &[&str] = &[
+        "id",
+        "type",
+        "level",
+        "direction",
+        "advisory",
+        "dynamicLaneDirection",
+        "dynamicLaneType",
+        "roadWorks",
+    ];
+    pub const LANE: &[&str] = &[
+        "link",
+        "width",
+        "border",
+        "roadMark",
+        "material",
+        "visibility",
+        "speed",
+        "access",
+        "height",
+        "rule",
+    ];
+    pub const LANE_LINK: &[&str] = &["predecessor", "successor"];
+    pub const ID_ATTRS: &[&str] = &["id"];
+    pub const ROAD_MARK_ATTRS: &[&str] = &[
+        "sOffset",
+        "type",
+        "weight",
+        "color",
+        "material",
+        "width",
+        "laneChange",
+        "height",
+    ];
+    pub const SIGNALS: &[&str] = &["signal", "signalReference"];
+    pub const SIGNAL_ATTRS: &[&str] = &[
+        "s",
+        "t",
+        "id",
+        "name",
+        "dynamic",
+        "orientation",
+        "zOffset",
+        "country",
+        "countryRevision",
+        "type",
+        "subtype",
+        "value",
+        "unit",
+        "height",
+        "width",
+        "text",
+        "hOffset",
+        "pitch",
+        "roll",
+    ];
+    pub const SIGNAL: &[&str] = &[
+        "validity",
+        "dependency",
+        "reference",
+        "positionRoad",
+        "positionInertial",
+        "semantics",
+        "staticBoard",
+        "vmsBoard",
+        "displayArea",
+    ];
+    pub const SIGNAL_REFERENCE_ATTRS: &[&str] = &["s", "t", "id", "orientation"];
+    pub const SIGNAL_REFERENCE: &[&str] = &["validity"];
+    pub const VALIDITY_ATTRS: &[&str] = &["fromLane", "toLane"];
+    pub const JUNCTION_ATTRS: &[&str] = &[
+        "id",
+        "name",
+        "type",
+        "mainRoad",
+        "sStart",
+        "sEnd",
+        "orientation",
+    ];
+    pub const JUNCTION: &[&str] = &[
+        "connection",
+        "crossPath",
+        "priority",
+        "controller",
+        "surface",
+        "boundary",
+        "elevationGrid",
+        "roadSection",
+        "planView",
+        "objects",
+    ];
+    pub const CONNECTION_ATTRS: &[&str] = &[
+        "id",
+        "incomingRoad",
+        "connectingRoad",
+        "contactPoint",
+        "linkedRoad",
+        "type",
+    ];
+    pub const CONNECTION: &[&str] = &["laneLink", "predecessor", "successor"];
+    pub const LANE_LINK_ATTRS: &[&str] = &["from", "to", "overlapZone"];
+    pub const JUNCTION_CONTROLLER_ATTRS: &[&str] = &["id", "type", "sequence"];
+    pub const CONTROLLER_ATTRS: &[&str] = &["id", "name", "sequence"];
+    pub const CONTROLLER: &[&str] = &["control"];
+    pub const CONTROL_ATTRS: &[&str] = &["signalId", "type"];
+    pub const NONE: &[&str] = &[];
 }
 
 struct Cx<'a, 'input> {
     file: &'a str,
     line_starts: Vec<usize>,
     doc: &'a Document<'input>,
+    warnings: RefCell<Vec<MapWarning>>,
 }
 
 type R<T> = Result<T, MapError>;
@@ -90,6 +296,58 @@ impl Cx<'_, '_> {
             line: self.line(node),
             element: node.tag_name().name().to_owned(),
             message: message.into(),
+        }
+    }
+
+    fn warn(&self, node: Node, message: impl Into<String>) {
+        self.warnings.borrow_mut().push(MapWarning {
+            file: self.file.to_owned(),
+            line: self.line(node),
+            element: node.tag_name().name().to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Warns about attributes of `node` not in `attrs` (namespaced ones,
+    /// like `xsi:schemaLocation`, are not OpenDRIVE's and pass) and child
+    /// elements not in `children` or the user-data elements allowed
+    /// everywhere.
+    fn check(&self, node: Node, attrs: &[&str], children: &[&str]) {
+        self.check_attrs(node, attrs);
+        for c in elements(node) {
+            let name = c.tag_name().name();
+            // Elements of another vocabulary (a vendor's namespace) are not
+            // OpenDRIVE's to judge.
+            if c.tag_name().namespace() != node.tag_name().namespace() {
+                continue;
+            }
+            if !children.contains(&name) && !schema::USER.contains(&name) {
+                self.warn(
+                    c,
+                    format!(
+                        "unknown element <{name}> in <{}> (ignored)",
+                        node.tag_name().name()
+                    ),
+                );
+            }
+        }
+    }
+
+    fn check_attrs(&self, node: Node, attrs: &[&str]) {
+        for a in node.attributes() {
+            if a.namespace().is_some() {
+                continue;
+            }
+            if !attrs.contains(&a.name()) {
+                self.warn(
+                    node,
+                    format!(
+                        "unknown attribute `{}` of <{}> (ignored)",
+                        a.name(),
+                        node.tag_name().name()
+                    ),
+                );
+            }
         }
     }
 
@@ -168,6 +426,7 @@ impl Cx<'_, '_> {
     fn sorted_cubics(&self, parent: Node, name: &'static str, s_attr: &str) -> R<Vec<Cubic>> {
         let mut out: Vec<Cubic> = Vec::new();
         for n in named(parent, name) {
+            self.check(n, schema::CUBIC_ATTRS, schema::NONE);
             let c = self.cubic(n, s_attr)?;
             if c.s < 0.0 {
                 return Err(self.invalid(n, format!("`{s_attr}` must not be negative")));
@@ -185,6 +444,7 @@ impl Cx<'_, '_> {
         if root.tag_name().name() != "OpenDRIVE" {
             return Err(self.invalid(root, "root element must be <OpenDRIVE>"));
         }
+        self.check(root, schema::NONE, schema::OPEN_DRIVE);
         let mut odr = OpenDrive::default();
         for n in elements(root) {
             match n.tag_name().name() {
@@ -202,6 +462,7 @@ impl Cx<'_, '_> {
     }
 
     fn header(&self, n: Node) -> R<Header> {
+        self.check(n, schema::HEADER_ATTRS, schema::HEADER);
         let rev = |attr| -> R<u32> {
             match n.attribute(attr) {
                 None => Ok(0),
@@ -226,6 +487,7 @@ impl Cx<'_, '_> {
     }
 
     fn road(&self, n: Node) -> R<Road> {
+        self.check(n, schema::ROAD_ATTRS, schema::ROAD);
         let id = self.str(n, "id")?.to_owned();
         let length = self.f64(n, "length")?;
         if !(0.0..=MAX_LENGTH).contains(&length) {
@@ -267,6 +529,7 @@ impl Cx<'_, '_> {
         for c in elements(n) {
             match c.tag_name().name() {
                 "link" => {
+                    self.check(c, schema::NONE, schema::ROAD_LINK);
                     road.predecessor = first(c, "predecessor")
                         .map(|p| self.road_link(p))
                         .transpose()?;
@@ -277,10 +540,12 @@ impl Cx<'_, '_> {
                 "type" => road.types.push(self.road_type(c)?),
                 "planView" => plan_view = Some(c),
                 "elevationProfile" => {
+                    self.check(c, schema::NONE, schema::ELEVATION_PROFILE);
                     road.elevation = self.sorted_cubics(c, "elevation", "s")?;
                 }
                 "lanes" => lanes = Some(c),
                 "signals" => {
+                    self.check(c, schema::NONE, schema::SIGNALS);
                     for s in elements(c) {
                         match s.tag_name().name() {
                             "signal" => road.signals.push(self.signal(s)?),
@@ -299,6 +564,7 @@ impl Cx<'_, '_> {
         road.plan_view = self.plan_view(plan_view, &road)?;
         let lanes =
             lanes.ok_or_else(|| self.invalid(n, format!("road {}: missing <lanes>", road.id)))?;
+        self.check(lanes, schema::NONE, schema::LANES);
         road.lane_offsets = self.sorted_cubics(lanes, "laneOffset", "s")?;
         for ls in named(lanes, "laneSection") {
             road.lane_sections.push(self.lane_section(ls, &road.id)?);
@@ -401,6 +667,7 @@ impl Cx<'_, '_> {
     }
 
     fn road_link(&self, n: Node) -> R<RoadLink> {
+        self.check(n, schema::ROAD_LINK_ATTRS, schema::NONE);
         let element_type = match self.str(n, "elementType")? {
             "road" => ElementType::Road,
             "junction" => ElementType::Junction,
@@ -425,9 +692,11 @@ impl Cx<'_, '_> {
     }
 
     fn road_type(&self, n: Node) -> R<RoadType> {
+        self.check(n, schema::ROAD_TYPE_ATTRS, schema::ROAD_TYPE);
         let max_speed = match first(n, "speed") {
             None => None,
             Some(sp) => {
+                self.check(sp, schema::SPEED_ATTRS, schema::NONE);
                 let raw = self.str(sp, "max")?;
                 match raw.trim() {
                     "no limit" | "undefined" => None,
@@ -456,8 +725,10 @@ impl Cx<'_, '_> {
     }
 
     fn plan_view(&self, pv: Node, road: &Road) -> R<Vec<Geometry>> {
+        self.check(pv, schema::NONE, schema::PLAN_VIEW);
         let mut out: Vec<Geometry> = Vec::new();
         for g in named(pv, "geometry") {
+            self.check_attrs(g, schema::GEOMETRY_ATTRS);
             let s = self.f64(g, "s")?;
             let length = self.f64(g, "length")?;
             if !(0.0..=MAX_LENGTH).contains(&length) {
@@ -480,6 +751,14 @@ impl Cx<'_, '_> {
                     ));
                 }
             };
+            let shape_attrs: &[&str] = match shape.tag_name().name() {
+                "arc" => &["curvature"],
+                "spiral" => &["curvStart", "curvEnd"],
+                "poly3" => &["a", "b", "c", "d"],
+                "paramPoly3" => schema::PARAM_POLY3_ATTRS,
+                _ => &[],
+            };
+            self.check(shape, shape_attrs, schema::NONE);
             let kind = match shape.tag_name().name() {
                 "line" => GeometryKind::Line,
                 "arc" => GeometryKind::Arc {
@@ -496,9 +775,11 @@ impl Cx<'_, '_> {
                     d: self.f64_or(shape, "d", 0.0)?,
                 },
                 "paramPoly3" => {
-                    let range = match shape.attribute("pRange") {
-                        None | Some("arcLength") => ParamRange::ArcLength,
-                        Some("normalized") => ParamRange::Normalized,
+                    // OpenDRIVE 1.4 had no pRange (p runs over [0, 1]);
+                    // from 1.5 on `normalized` is the default.
+                    let range = match shape.attribute("pRange").map(str::trim) {
+                        Some("arcLength") => ParamRange::ArcLength,
+                        None | Some("normalized") => ParamRange::Normalized,
                         Some(other) => {
                             return Err(self.invalid(shape, format!("unknown pRange \"{other}\"")));
                         }
@@ -537,6 +818,7 @@ impl Cx<'_, '_> {
         if s < 0.0 {
             return Err(self.invalid(n, format!("road {road_id}: negative s")));
         }
+        self.check(n, schema::LANE_SECTION_ATTRS, schema::LANE_SECTION);
         let single_side = matches!(n.attribute("singleSide"), Some("true") | Some("1"));
         let mut section = LaneSection {
             s,
@@ -551,6 +833,7 @@ impl Cx<'_, '_> {
             if !matches!(name, "left" | "center" | "right") {
                 continue;
             }
+            self.check(side, schema::NONE, schema::SIDE);
             for l in named(side, "lane") {
                 let lane = self.lane(l, road_id)?;
                 let ok = match name {
@@ -595,6 +878,7 @@ impl Cx<'_, '_> {
     }
 
     fn lane(&self, n: Node, road_id: &str) -> R<Lane> {
+        self.check(n, schema::LANE_ATTRS, schema::LANE);
         let id = self.i32(n, "id")?;
         let mut lane = Lane {
             id,
@@ -610,16 +894,25 @@ impl Cx<'_, '_> {
         for c in elements(n) {
             match c.tag_name().name() {
                 "link" => {
+                    self.check(c, schema::NONE, schema::LANE_LINK);
                     for p in named(c, "predecessor") {
+                        self.check_attrs(p, schema::ID_ATTRS);
                         lane.predecessors.push(self.i32(p, "id")?);
                     }
                     for p in named(c, "successor") {
+                        self.check_attrs(p, schema::ID_ATTRS);
                         lane.successors.push(self.i32(p, "id")?);
                     }
                 }
-                "width" => lane.widths.push(self.cubic(c, "sOffset")?),
+                "width" => {
+                    self.check(c, schema::WIDTH_ATTRS, schema::NONE);
+                    lane.widths.push(self.cubic(c, "sOffset")?);
+                }
                 "border" => has_border = Some(c),
-                "roadMark" => lane.road_marks.push(self.road_mark(c)?),
+                "roadMark" => {
+                    self.check_attrs(c, schema::ROAD_MARK_ATTRS);
+                    lane.road_marks.push(self.road_mark(c)?);
+                }
                 _ => {}
             }
         }
@@ -669,11 +962,15 @@ impl Cx<'_, '_> {
 
     fn validity(&self, n: Node) -> R<Vec<(i32, i32)>> {
         named(n, "validity")
-            .map(|v| Ok((self.i32(v, "fromLane")?, self.i32(v, "toLane")?)))
+            .map(|v| {
+                self.check(v, schema::VALIDITY_ATTRS, schema::NONE);
+                Ok((self.i32(v, "fromLane")?, self.i32(v, "toLane")?))
+            })
             .collect()
     }
 
     fn signal(&self, n: Node) -> R<Signal> {
+        self.check(n, schema::SIGNAL_ATTRS, schema::SIGNAL);
         let text = |a: &str| n.attribute(a).unwrap_or_default().to_owned();
         Ok(Signal {
             id: self.str(n, "id")?.to_owned(),
@@ -698,6 +995,7 @@ impl Cx<'_, '_> {
     }
 
     fn signal_reference(&self, n: Node) -> R<SignalReference> {
+        self.check(n, schema::SIGNAL_REFERENCE_ATTRS, schema::SIGNAL_REFERENCE);
         Ok(SignalReference {
             id: self.str(n, "id")?.to_owned(),
             s: self.f64(n, "s")?,
@@ -709,6 +1007,7 @@ impl Cx<'_, '_> {
     }
 
     fn junction(&self, n: Node) -> R<Junction> {
+        self.check(n, schema::JUNCTION_ATTRS, schema::JUNCTION);
         let mut j = Junction {
             id: self.str(n, "id")?.to_owned(),
             name: n.attribute("name").unwrap_or_default().to_owned(),
@@ -719,6 +1018,7 @@ impl Cx<'_, '_> {
         for c in elements(n) {
             match c.tag_name().name() {
                 "connection" => {
+                    self.check(c, schema::CONNECTION_ATTRS, schema::CONNECTION);
                     // OpenDRIVE 1.7 direct junctions name the outgoing road
                     // `linkedRoad`.
                     let connecting = c
@@ -736,7 +1036,10 @@ impl Cx<'_, '_> {
                         None => return Err(self.invalid(c, "missing attribute `contactPoint`")),
                     };
                     let lane_links = named(c, "laneLink")
-                        .map(|l| Ok((self.i32(l, "from")?, self.i32(l, "to")?)))
+                        .map(|l| {
+                            self.check(l, schema::LANE_LINK_ATTRS, schema::NONE);
+                            Ok((self.i32(l, "from")?, self.i32(l, "to")?))
+                        })
                         .collect::<R<Vec<_>>>()?;
                     j.connections.push(Connection {
                         id: c.attribute("id").unwrap_or_default().to_owned(),
@@ -747,7 +1050,10 @@ impl Cx<'_, '_> {
                         line: self.line(c),
                     });
                 }
-                "controller" => j.controllers.push(self.str(c, "id")?.to_owned()),
+                "controller" => {
+                    self.check_attrs(c, schema::JUNCTION_CONTROLLER_ATTRS);
+                    j.controllers.push(self.str(c, "id")?.to_owned());
+                }
                 _ => {}
             }
         }
@@ -755,11 +1061,15 @@ impl Cx<'_, '_> {
     }
 
     fn controller(&self, n: Node) -> R<Controller> {
+        self.check(n, schema::CONTROLLER_ATTRS, schema::CONTROLLER);
         Ok(Controller {
             id: self.str(n, "id")?.to_owned(),
             name: n.attribute("name").unwrap_or_default().to_owned(),
             signals: named(n, "control")
-                .map(|c| Ok(self.str(c, "signalId")?.to_owned()))
+                .map(|c| {
+                    self.check(c, schema::CONTROL_ATTRS, schema::NONE);
+                    Ok(self.str(c, "signalId")?.to_owned())
+                })
                 .collect::<R<Vec<_>>>()?,
             line: self.line(n),
         })
@@ -875,6 +1185,27 @@ mod tests {
         assert!(matches!(err, MapError::Xml { line: 1, .. }), "{err:?}");
         let err = parse_str("<Other/>", "x.xodr").unwrap_err();
         assert!(err.to_string().contains("root element"));
+    }
+
+    #[test]
+    fn reports_a_truncated_document_where_it_ends() {
+        // Cut inside a tag (line 14) and between elements (line 12).
+        let lines: Vec<&str> = MINI.lines().collect();
+        let mid_tag = format!("{}\n{}", lines[..13].join("\n"), &lines[13][..30]);
+        let err = parse_str(&mid_tag, "maps/cut.xodr").unwrap_err();
+        assert!(
+            matches!(&err, MapError::Xml { file, line: 14, column: 31, .. } if file == "maps/cut.xodr"),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("maps/cut.xodr:14:31: malformed XML: the document ends early"),
+            "{text}"
+        );
+        let between = format!("{}\n\n", lines[..12].join("\n"));
+        let err = parse_str(&between, "maps/cut.xodr").unwrap_err();
+        assert!(matches!(err, MapError::Xml { line: 12, .. }), "{err:?}");
+        assert!(err.to_string().contains("never closed"), "{err}");
     }
 
     #[test]

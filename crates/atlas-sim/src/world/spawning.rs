@@ -172,7 +172,7 @@ impl World {
                     .map
                     .road_index(&lp.road_id)
                     .expect("lane_pose checked the road");
-                let section = self.map.section_at(road, lp.s);
+                let section = self.map.section_with_lane(road, lp.s, lp.lane_id);
                 self.map
                     .graph()
                     .node_id(road, section, lp.lane_id)
