@@ -206,3 +206,129 @@ fn a_malformed_file_is_named_by_the_cli_reader() {
     assert!(err.contains("broken.toml"), "{err}");
     assert!(err.contains("line"), "{err}");
 }
+
+/// The ALKS cut-in file as the CLI would send it, with `edit` applied to
+/// its text and `edit_map` to its road network's.
+fn alks_cut_in(
+    edit: impl Fn(&str) -> String,
+    edit_map: impl Fn(&str) -> String,
+) -> pb::RunScenarioRequest {
+    let file =
+        common::repo().join("scenarios/alks/alks_scenario_4_4_1_cut_in_no_collision_template.xosc");
+    let mut source = atlas::client::source(&file).unwrap();
+    source.content = edit(&source.content);
+    let key = source
+        .files
+        .keys()
+        .find(|k| k.ends_with(".xodr"))
+        .cloned()
+        .expect("the road network is sent along");
+    let map = edit_map(&source.files[&key]);
+    source.files.insert(key, map);
+    pb::RunScenarioRequest {
+        scenario: Some(pb::run_scenario_request::Scenario::Source(source)),
+        options: Some(pb::RunOptions {
+            timeout_s: 1.0,
+            ego: "storyboard".into(),
+            ..Default::default()
+        }),
+        index: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untidy_field_files_are_named_or_warned_never_silently_run() {
+    let stack = local_stack().await;
+    let addr = stack.scenario.to_string();
+    let mut client = atlas::client::connect(&addr).await.unwrap();
+    let same = |s: &str| s.to_owned();
+
+    // A truncated OpenSCENARIO file: reported where it ends, not at line 1.
+    let req = alks_cut_in(|s| s[..s.len() / 2].to_owned(), same);
+    let err = client.run_scenario(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("ends early"), "{}", err.message());
+    assert!(!err.message().contains(".xosc:1:"), "{}", err.message());
+
+    // A ParameterCondition with an empty parameterRef outside a StopTrigger
+    // (ScenarioRunner's criteria written in the wrong place) says how a
+    // criterion is written.
+    let req = alks_cut_in(
+        |s| {
+            s.replacen(
+                "<SimulationTimeCondition value=\"0\" rule=\"greaterOrEqual\" />",
+                "<ParameterCondition parameterRef=\"\" value=\"\" rule=\"lessThan\" />",
+                1,
+            )
+        },
+        same,
+    );
+    let err = client.run_scenario(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("criteria_<Test>"),
+        "{}",
+        err.message()
+    );
+
+    // An unknown attribute in the scenario and a misspelt element in its
+    // map: the run goes ahead, and the record says what was not read.
+    let req = alks_cut_in(
+        |s| s.replacen("<TeleportAction>", "<TeleportAction speeed=\"3\">", 1),
+        |m| m.replacen("<right>", "<right><lnae id=\"-9\"/>", 1),
+    );
+    let rec = atlas::client::run_one(&mut client, req, |_| {})
+        .await
+        .unwrap();
+    let warnings = &rec.meta.as_ref().unwrap().warnings;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("\"speeed\"") && w.contains(".xosc:")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("lnae") && w.contains(".xodr")),
+        "{warnings:?}"
+    );
+
+    // A map that cannot be used: the error names the map's file.
+    let req = alks_cut_in(same, |m| m[..m.len() / 2].to_owned());
+    let err = client.run_scenario(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains(".xodr"), "{}", err.message());
+    assert!(
+        !err.message().contains("opendrive_xml"),
+        "{}",
+        err.message()
+    );
+}
+
+#[test]
+fn the_cli_names_what_it_cannot_run_and_what_is_missing() {
+    // A bare map: the error lists the formats ATLAS runs.
+    let o = common::atlas(&["run", "maps/Town01.xodr"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(".toml") && err.contains(".xosc") && err.contains(".xml"),
+        "{err}"
+    );
+    // Outside the repository there is no maps/: say so, and how to point at one.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::scenario_path("town01_straight_clear.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_atlas"))
+        .args(["run", scenario.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "error")
+        .env_remove("ATLAS_MAPS_DIR")
+        .env_remove("ATLAS_SCENARIO_ADDR")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no maps directory"), "{err}");
+    assert!(err.contains("--maps-dir"), "{err}");
+}

@@ -26,6 +26,9 @@ pub struct XoscRun {
     pub scenario: atlas_xosc::Scenario,
     pub map_xml: String,
     pub map_name: String,
+    /// Where the road network came from, for messages: the file beside the
+    /// scenario, the maps dir's file, or "opendrive_xml" when sent inline.
+    pub map_file: String,
 }
 
 /// A road network that could not be found.
@@ -84,21 +87,22 @@ impl XoscFile {
     /// empty, is the road network sent along and replaces it.
     pub fn into_run(self, maps_dir: &Path, opendrive_xml: &str) -> Result<XoscRun, MapError> {
         let name = crate::stem(&self.scenario.file);
-        let (map_xml, map_name) = match map_for(&self.scenario, &self.files, maps_dir) {
+        let (map_xml, map_name, map_file) = match map_for(&self.scenario, &self.files, maps_dir) {
             Ok(found) => found,
             Err(e) if opendrive_xml.is_empty() => return Err(e),
-            Err(_) => (String::new(), name.clone()),
+            Err(_) => (String::new(), name.clone(), String::new()),
         };
-        let map_xml = if opendrive_xml.is_empty() {
-            map_xml
+        let (map_xml, map_file) = if opendrive_xml.is_empty() {
+            (map_xml, map_file)
         } else {
-            opendrive_xml.to_owned()
+            (opendrive_xml.to_owned(), "opendrive_xml".to_owned())
         };
         Ok(XoscRun {
             name,
             scenario: self.scenario,
             map_xml,
             map_name,
+            map_file,
         })
     }
 }
@@ -108,7 +112,7 @@ fn map_for(
     sc: &atlas_xosc::Scenario,
     files: &BTreeMap<String, String>,
     maps_dir: &Path,
-) -> Result<(String, String), MapError> {
+) -> Result<(String, String, String), MapError> {
     match &sc.road_network {
         Some(RoadNetwork::File { path, as_written }) => {
             let key = path.to_string_lossy().replace('\\', "/");
@@ -119,7 +123,8 @@ fn map_for(
             })?;
             let stem = crate::stem(&key);
             let name = known_map(maps_dir, &stem, &xml).unwrap_or(stem);
-            Ok((xml, name))
+            let beside = Path::new(&sc.file).parent().unwrap_or(Path::new(""));
+            Ok((xml, name, beside.join(&key).display().to_string()))
         }
         Some(RoadNetwork::Name(n)) => {
             let file = maps_dir.join(format!("{n}.xodr"));
@@ -129,7 +134,7 @@ fn map_for(
                 maps_dir: maps_dir.display().to_string(),
                 source,
             })?;
-            Ok((xml, n.clone()))
+            Ok((xml, n.clone(), file.display().to_string()))
         }
         None => Err(MapError::NoRoadNetwork {
             file: sc.file.clone(),

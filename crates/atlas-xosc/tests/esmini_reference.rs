@@ -132,3 +132,30 @@ fn alks_storyboards_play_as_esmini_plays_them() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The field's files use only attributes the reader knows: no "is not
+/// read" warning on the ALKS files or ScenarioRunner's examples (so the
+/// warning, when it comes, means a misspelling or an ignored feature).
+#[test]
+fn field_files_have_no_unread_attributes() {
+    let mut files = Vec::new();
+    for d in ["scenarios/alks", "tests/data/scenario_runner"] {
+        for e in std::fs::read_dir(repo().join(d)).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "xosc") {
+                files.push(e.path());
+            }
+        }
+    }
+    assert_eq!(files.len(), 19);
+    let mut unread = Vec::new();
+    for f in &files {
+        let (sc, _) = atlas_xosc::read_file(f, &Options::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        unread.extend(
+            sc.warnings
+                .into_iter()
+                .filter(|w| w.contains("is not read")),
+        );
+    }
+    assert!(unread.is_empty(), "{}", unread.join("\n"));
+}

@@ -256,12 +256,13 @@ pub async fn run(
 ) -> Result<RunOutput, RunError> {
     let ego =
         choose_ego(&x.scenario, &options.ego).map_err(|s| RunError::Invalid(s.message().into()))?;
-    let map = atlas_sim::Map::from_xml(&x.map_xml, &x.map_name).map_err(|e| {
-        RunError::Invalid(format!(
-            "{}: road network {}: {e}",
-            x.scenario.file, x.map_name
-        ))
-    })?;
+    let map = atlas_sim::Map::from_xml_with(
+        &x.map_xml,
+        &x.map_name,
+        &x.map_file,
+        &atlas_sim::LoadOptions::default(),
+    )
+    .map_err(|e| RunError::Invalid(format!("{}: road network: {e}", x.scenario.file)))?;
     let seed = settings.seed.unwrap_or(0);
     let xml = sim::create_world_request::Map::OpendriveXml(x.map_xml.clone());
     let mut world = BridgeWorld::create(
@@ -439,6 +440,9 @@ async fn run_in_world(
         })
         .collect();
     let mut warnings = x.scenario.warnings.clone();
+    // What loading the road network tolerated (dangling links, duplicate
+    // ids, unknown elements), so a run on an untidy map says so.
+    warnings.extend(player.map().warnings().iter().map(|w| w.to_string()));
     warnings.extend(notes);
     warnings.extend(player.warnings().iter().cloned());
     for l in player.log() {

@@ -66,8 +66,18 @@ impl<'d, 'i> Reader<'d, 'i> {
     /// attributes (`UNREAD_KNOWN`) are left out.
     pub(super) fn unread_attributes(&self) -> Vec<String> {
         let read = self.read_attrs.borrow();
-        let visited: std::collections::HashSet<roxmltree::NodeId> =
-            read.iter().map(|(id, _)| *id).collect();
+        // Elements read, and every element the reader went through to reach
+        // them.
+        let mut visited = std::collections::HashSet::new();
+        for (id, _) in read.iter() {
+            let mut n = self.doc.get_node(*id);
+            while let Some(e) = n {
+                if !visited.insert(e.id()) {
+                    break;
+                }
+                n = e.parent_element();
+            }
+        }
         let mut out = Vec::new();
         for n in self.doc.descendants().filter(|n| n.is_element()) {
             if !visited.contains(&n.id()) || IGNORED.contains(&n.tag_name().name()) {

@@ -85,8 +85,17 @@ impl<'d, 'i> Reader<'d, 'i> {
         let param = self
             .child(n, "ByValueCondition")
             .and_then(|b| self.child(b, "ParameterCondition"));
+        // The criterion is the name; the rest of the condition is form.
+        for a in ["delay", "conditionEdge"] {
+            self.touch(n, a);
+        }
         let value = match param {
-            Some(p) => self.opt_string(p, "value")?.unwrap_or_default(),
+            Some(p) => {
+                for a in ["parameterRef", "rule"] {
+                    self.touch(p, a);
+                }
+                self.opt_string(p, "value")?.unwrap_or_default()
+            }
             None => String::new(),
         };
         self.criteria.push((name.to_owned(), value));

@@ -110,11 +110,24 @@ fn parse_doc<'a>(text: &'a str, file: &str) -> Result<Document<'a>, XoscError> {
             ..Default::default()
         },
     )
-    .map_err(|e| XoscError {
-        file: file.into(),
-        line: e.pos().row,
-        element: "xml".into(),
-        message: e.to_string(),
+    .map_err(|e| {
+        use roxmltree::Error as E;
+        match e {
+            // roxmltree places these at the start; the file ends early, so
+            // say where it ends.
+            E::UnexpectedEndOfStream | E::UnclosedRootNode => XoscError {
+                file: file.into(),
+                line: text.trim_end().matches('\n').count() as u32 + 1,
+                element: "xml".into(),
+                message: format!("the document ends early (truncated?): {e}"),
+            },
+            _ => XoscError {
+                file: file.into(),
+                line: e.pos().row,
+                element: "xml".into(),
+                message: e.to_string(),
+            },
+        }
     })
 }
 
@@ -146,6 +159,7 @@ struct Reader<'d, 'i> {
 /// Attributes ATLAS knows and deliberately does not read: they describe
 /// the model, the weather or the file, not the motion.
 const UNREAD_KNOWN: &[&str] = &[
+    "name",
     "vehicleCategory",
     "pedestrianCategory",
     "miscObjectCategory",
