@@ -1,0 +1,38 @@
+"""atlas_drive — the Python API of ATLAS.
+
+- :func:`run` / :class:`Runtime`: run and score scenarios on a scenario
+  runtime (``atlas.scenario.v1``); :class:`Record` has the CARLA Leaderboard
+  2.0 fields.
+- :mod:`atlas_drive.scenario`: native scenarios built in code.
+- :mod:`atlas_drive.world`: worlds on a simulator bridge (``atlas.sim.v1``).
+- :func:`serve_policy`: a Python function served as an egodriver policy.
+"""
+
+from .client import Runtime, ScenarioEntry, default_scenario_addr, route_ids, run, run_all
+from .errors import AtlasError, RpcError, ScenarioError
+from .records import Infraction, Meta, Progress, Record, RunEvent, Started, Timing
+from .scenario import Actor, Lane, Point, Scenario
+
+__all__ = [
+    "Actor",
+    "AtlasError",
+    "Infraction",
+    "Lane",
+    "Meta",
+    "Point",
+    "Progress",
+    "Record",
+    "RpcError",
+    "RunEvent",
+    "Runtime",
+    "Scenario",
+    "ScenarioEntry",
+    "ScenarioError",
+    "Started",
+    "Timing",
+    "default_scenario_addr",
+    "route_ids",
+    "run",
+    "run_all",
+]
+__version__ = "0.1.0"
