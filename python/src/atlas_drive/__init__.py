@@ -11,6 +11,7 @@
 from .client import Runtime, ScenarioEntry, default_scenario_addr, route_ids, run, run_all
 from .errors import AtlasError, RpcError, ScenarioError
 from .records import Infraction, Meta, Progress, Record, RunEvent, Started, Timing
+from . import gym_env as gym_env
 from .policy import Command, Observation, PolicyServer, Trajectory, follow_route, serve_policy
 from .scenario import Actor, Lane, Point, Scenario
 from .world import Control, Pose, Sim, Snapshot, World
