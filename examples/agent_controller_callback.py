@@ -27,7 +27,8 @@ WHEELBASE = 2.875  # m
 
 def controller(obs: Observation) -> Command:
     """Pure pursuit on the route ahead (rig frame: x forward, y left), slower
-    in curves and at the end of the route."""
+    in curves. It sees no other road users: the blocked scenario shows what
+    that costs in the score."""
     route = obs.route
     if len(route) == 0:
         return Command(speed=0.0)
@@ -36,9 +37,6 @@ def controller(obs: Observation) -> Command:
     curvature = 2.0 * ty / max(tx * tx + ty * ty, 1e-6)
     steer = math.atan(curvature * WHEELBASE)
     speed = min(CRUISE, math.sqrt(2.5 / max(abs(curvature), 1e-3)))
-    remaining = math.hypot(*route[-1])
-    if remaining < 8.0:
-        speed = min(speed, 0.5 * remaining)
     return Command(speed=speed, steer=steer)
 
 

@@ -345,6 +345,4 @@ def follow_route(obs: Observation, *, speed: float = 8.0, lookahead: float = 6.0
     curvature = 2.0 * ty / ld2
     steer = math.atan(curvature * WHEELBASE)
     v = min(speed, math.sqrt(2.5 / max(abs(curvature), 1e-3)))
-    if float(dist[-1]) < 8.0:
-        v = min(v, float(dist[-1]) * 0.5)
     return Command(v, steer)
