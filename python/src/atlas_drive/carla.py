@@ -485,7 +485,7 @@ class Camera(Sensor):
     def _attach(self) -> None:
         assert self.parent is not None
         world = self._world._w()
-        self.name = f"carla_camera_{self.id}"
+        self.name = f"carla_camera_{self.id}_{self._world._next_sensor_id()}"
         m = to_pose(self.mount)
         cam = world.attach_camera(
             self.parent._sim_id,
@@ -647,9 +647,19 @@ class World:
         return self._sensor_ids
 
     def _snapshot(self) -> w.Snapshot:
+        """The world as of the last tick (reading never advances it); actors
+        spawned since are in it at their spawn pose, at rest."""
         if self._last is None:
-            self._last = self._w().step(1)
+            self._w()
+            self._last = w.Snapshot(world_id="", frame=0, sim_time_s=0.0, actors={}, events=[])
         return self._last
+
+    def _placed(self, sid: int, pose: w.Pose, kind: str, role: str, name: str, dims: tuple[float, float, float], speed: float = 0.0) -> None:
+        lane = w.LaneState(False, "", 0, 0.0, 0.0, "")
+        c, s = math.cos(pose.yaw), math.sin(pose.yaw)
+        self._snapshot().actors[sid] = w.ActorState(
+            sid, kind, role, name, pose, (speed * c, speed * s, 0.0), (0.0, 0.0, 0.0), 0.0, speed, lane, *dims
+        )
 
     def _close(self) -> None:
         for x in (self._world, self._scratch_world):
@@ -755,27 +765,25 @@ class World:
         pose = to_pose(transform)
         role = attrs.get("role_name", "")
         if blueprint.id.startswith("vehicle."):
-            sid = self._w().spawn(
-                "vehicle",
-                pose=pose,
-                role=role,
-                name=blueprint.id,
-                behavior="external",
-                length=float(attrs.get("length", 0.0)),
-                width=float(attrs.get("width", 0.0)),
-                height=float(attrs.get("height", 0.0)),
+            dims = (float(attrs.get("length", 0.0)), float(attrs.get("width", 0.0)), float(attrs.get("height", 0.0)))
+            sid, placed = self._w().spawn_placed(
+                "vehicle", pose=pose, role=role, name=blueprint.id, behavior="external",
+                length=dims[0], width=dims[1], height=dims[2],
             )
             actor: Actor = Vehicle(self, sid, blueprint, attrs)
+            kind = "vehicle"
         elif blueprint.id.startswith("walker."):
-            sid = self._w().spawn("pedestrian", pose=pose, role=role, name=blueprint.id, behavior="stopped")
+            sid, placed = self._w().spawn_placed("pedestrian", pose=pose, role=role, name=blueprint.id, behavior="stopped")
             actor = Walker(self, sid, blueprint, attrs)
+            kind, dims = "pedestrian", (0.5, 0.5, 1.8)
         elif blueprint.id.startswith("static."):
-            sid = self._w().spawn("static", pose=pose, role=role, name=blueprint.id, behavior="stopped")
+            sid, placed = self._w().spawn_placed("static", pose=pose, role=role, name=blueprint.id, behavior="stopped")
             actor = Actor(self, sid, blueprint, attrs)
+            kind, dims = "static", (1.0, 1.0, 1.0)
         else:
             raise NotImplementedError(f"carla.World.spawn_actor({blueprint.id})")
+        self._placed(sid, placed, kind, role, blueprint.id, dims)
         self._actors[actor.id] = actor
-        self._last = None
         return actor
 
     def try_spawn_actor(self, blueprint: ActorBlueprint, transform: Transform, attach_to: Actor | None = None, attachment_type: Any = None) -> Actor | None:
@@ -796,7 +804,7 @@ class World:
             s.destroy()
         self._w().destroy_actor(actor._sim_id)
         self._actors.pop(actor.id, None)
-        self._last = None
+        self._snapshot().actors.pop(actor._sim_id, None)
 
     def _respawn(self, v: Vehicle, *, autopilot: bool) -> None:
         """Autopilot on/off: the vehicle comes back in the same place and
@@ -804,7 +812,7 @@ class World:
         st = self._snapshot().actors[v._sim_id]
         world = self._w()
         world.destroy_actor(v._sim_id)
-        sid = world.spawn(
+        sid, placed = world.spawn_placed(
             "vehicle",
             pose=st.pose,
             role=v.attributes.get("role_name", ""),
@@ -817,10 +825,11 @@ class World:
             height=st.height,
         )
         v._sim_id = sid
+        self._snapshot().actors.pop(st.actor_id, None)
+        self._placed(sid, placed, "vehicle", st.role, st.name, (st.length, st.width, st.height), max(st.speed, 0.0))
         for s in self._sensors:
             if s.parent is v and isinstance(s, Camera):
                 s._attach()
-        self._last = None
 
 
 class Client:

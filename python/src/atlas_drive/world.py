@@ -350,6 +350,27 @@ class World:
     ) -> int:
         """Places an actor at a world pose or a lane position ``(road, lane, s[, offset])``;
         returns its id. ``behavior`` "external" is driven by :meth:`step`'s controls."""
+        return self.spawn_placed(
+            kind, pose=pose, lane=lane, role=role, name=name, speed=speed, behavior=behavior,
+            target_speed=target_speed, length=length, width=width, height=height,
+        )[0]
+
+    def spawn_placed(
+        self,
+        kind: Kind = "vehicle",
+        *,
+        pose: Pose | None = None,
+        lane: LanePlace | None = None,
+        role: str = "",
+        name: str = "",
+        speed: float = 0.0,
+        behavior: Literal["external", "lane_follow", "stopped", "scripted"] = "external",
+        target_speed: float = 0.0,
+        length: float = 0.0,
+        width: float = 0.0,
+        height: float = 0.0,
+    ) -> tuple[int, Pose]:
+        """:meth:`spawn`, returning the id and the pose the actor was placed at."""
         req = pb.SpawnActorRequest(world_id=self.id, kind=_KINDS[kind], role=role, name=name, speed=speed)
         if (pose is None) == (lane is None):
             raise ValueError("spawn: give exactly one of pose= or lane=")
@@ -370,7 +391,8 @@ class World:
             req.behavior.scripted.SetInParent()
         else:
             raise ValueError(f"spawn: unknown behavior {behavior!r}")
-        return self.sim.spawn_rpc(req).actor_id
+        r = self.sim.spawn_rpc(req)
+        return r.actor_id, Pose.from_pb(r.pose)
 
     def destroy_actor(self, actor_id: int) -> None:
         self.sim.destroy_actor_rpc(pb.DestroyActorRequest(world_id=self.id, actor_id=actor_id))
