@@ -14,9 +14,14 @@ from .records import Infraction, Meta, Progress, Record, RunEvent, Started, Timi
 from . import gym_env as gym_env
 from .policy import Command, Observation, PolicyServer, Trajectory, follow_route, serve_policy
 from .scenario import Actor, Lane, Point, Scenario
+from .suite import RunResult, Suite, SuiteResult, run_suite
 from .world import Control, Pose, Sim, Snapshot, World
 
 __all__ = [
+    "RunResult",
+    "Suite",
+    "SuiteResult",
+    "run_suite",
     "Command",
     "Control",
     "Observation",

@@ -174,12 +174,14 @@ class Runtime:
         on_event: EventCallback | None = None,
         progress: bool = False,
         index: int = 0,
+        deadline_s: float | None = None,
     ) -> Record:
         """Runs one scenario to its record. ``driver`` is an egodriver address
         (or a :class:`~atlas_drive.policy.PolicyServer`) replacing the runtime's
         policy; ``artifacts`` a directory for the record and the run's trace
         as JSON; ``on_event`` gets every Started/Progress/Infraction event,
-        ``progress=True`` prints a progress line."""
+        ``progress=True`` prints a progress line; ``deadline_s`` bounds the
+        run's wall-clock time (DEADLINE_EXCEEDED past it)."""
         req = _source(scenario)
         req.index = index
         opts = req.options
@@ -201,7 +203,7 @@ class Runtime:
         if progress:
             callbacks.append(print_progress)
         finished: pb.Finished | None = None
-        for ev in self._run(req):
+        for ev in self._run(req, timeout=deadline_s):
             if ev.WhichOneof("kind") == "finished":
                 finished = ev.finished
                 continue
