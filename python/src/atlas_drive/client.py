@@ -24,6 +24,7 @@ from . import _rpc
 from ._proto.atlas.scenario.v1 import scenario_pb2 as pb
 from .errors import AtlasError, ScenarioError
 from .records import Infraction, Progress, Record, RunEvent, Started, event_from_pb
+from .openscenario import OpenScenario, parse, referenced_files
 from .scenario import Scenario
 
 DEFAULT_SCENARIO_ADDR = "127.0.0.1:50053"
@@ -42,7 +43,7 @@ class HasAddress(Protocol):
 
 
 DriverRef = str | HasAddress
-ScenarioRef = str | os.PathLike[str] | Scenario
+ScenarioRef = str | os.PathLike[str] | Scenario | OpenScenario
 EventCallback = Callable[[RunEvent], None]
 
 
@@ -66,35 +67,14 @@ def source_of(path: str | os.PathLike[str], *, first_line: int = 0) -> pb.Scenar
         sc = Scenario.from_toml(text, file=str(p), base_dir=p.parent)
         src.opendrive_xml = sc.read_map()
     elif suffix == ".xosc":
-        for rel, body in _xosc_files(p, text).items():
+        for rel, body in referenced_files(p, parse(p, text)).items():
             src.files[rel] = body
     return src
 
 
-def _xosc_files(path: Path, text: str) -> dict[str, str]:
-    """Catalogs and road network an OpenSCENARIO file refers to, by their path
-    relative to the file's directory."""
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as e:
-        raise ScenarioError(f"{path}: line {e.position[0]}: not well-formed XML: {e}") from None
-    base = path.parent
-    out: dict[str, str] = {}
-    for el in root.iter("LogicFile"):
-        ref = el.get("filepath", "")
-        if ref and not ref.startswith("$") and (base / ref).is_file():
-            out[ref] = (base / ref).read_text()
-    for loc in root.iter("CatalogLocations"):
-        for d in loc.iter("Directory"):
-            ref = d.get("path", "")
-            if not ref or ref.startswith("$") or not (base / ref).is_dir():
-                continue
-            for f in sorted((base / ref).glob("*.xosc")):
-                out[(Path(ref) / f.name).as_posix()] = f.read_text()
-    return out
-
-
 def _source(scenario: ScenarioRef) -> pb.RunScenarioRequest:
+    if isinstance(scenario, OpenScenario):
+        return pb.RunScenarioRequest(source=scenario.source())
     if isinstance(scenario, Scenario):
         src = pb.ScenarioSource(
             file_name=scenario.file_name, content=scenario.to_toml(), opendrive_xml=scenario.read_map()
