@@ -61,7 +61,8 @@ def main(argv: list[str]) -> int:
             cats = ", ".join(i.category for i in r.infractions) or "-"
             print(
                 f"{f.stem:32} {r.status:28} {r.driving_score:8.2f} {r.route_completion:8.2f} "
-                f"{r.infraction_penalty:8.3f} {cats}"
+                f"{r.infraction_penalty:8.3f} {cats}",
+                flush=True,
             )
         print(f"{policy.drives} drive calls answered by the callback")
     return 1 if failed else 0

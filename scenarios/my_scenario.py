@@ -17,7 +17,7 @@ from atlas_drive import Actor, Lane, Scenario, follow_route
 scenario = Scenario(
     name="my_scenario",
     map="Town01",
-    timeout_s=45,
+    timeout_s=60,
     seed=1,
     ego_start=Lane(road="12", lane=-1, s=10.0),
     route=[Lane(road="12", lane=-1, s=190.0)],
@@ -32,12 +32,13 @@ def show(label: str, r: atlas_drive.Record) -> None:
     print(
         f"{label:24} {r.status:28} driving score {r.driving_score:6.2f}  "
         f"route completion {r.route_completion:6.2f}%  penalty {r.infraction_penalty:.3f}  "
-        f"infractions {r.num_infractions}"
+        f"infractions {r.num_infractions}",
+        flush=True,
     )
 
 
 def main() -> int:
-    print(f"scenario runtime {atlas_drive.default_scenario_addr()}")
+    print(f"scenario runtime {atlas_drive.default_scenario_addr()}", flush=True)
     with atlas_drive.Runtime() as runtime:
         show("runtime's policy", runtime.run(scenario, progress=True))
         with atlas_drive.serve_policy(lambda obs: follow_route(obs, speed=6.0)) as policy:

@@ -101,12 +101,12 @@ def print_progress(event: RunEvent) -> None:
     if isinstance(event, Started):
         sys.stderr.write(f"{event.scenario}: map {event.map}, route {event.route_length:.0f} m\n")
     elif isinstance(event, Progress):
-        sys.stderr.write(
-            f"\r  t {event.sim_time_s:6.1f} s  route {event.route_completion:5.1f}%  "
-            f"speed {event.speed:5.2f} m/s "
-        )
+        line = f"  t {event.sim_time_s:6.1f} s  route {event.route_completion:5.1f}%  speed {event.speed:5.2f} m/s"
+        # One line rewritten in place on a terminal; a line per event otherwise.
+        sys.stderr.write(f"\r{line} " if sys.stderr.isatty() else line + "\n")
     elif isinstance(event, Infraction):
-        sys.stderr.write(f"\n  infraction {event.category}: {event.message}\n")
+        lead = "\n" if sys.stderr.isatty() else ""
+        sys.stderr.write(f"{lead}  infraction {event.category}: {event.message}\n")
     sys.stderr.flush()
 
 
@@ -191,7 +191,7 @@ class Runtime:
             if e is not None:
                 for c in callbacks:
                     c(e)
-        if progress:
+        if progress and sys.stderr.isatty():
             sys.stderr.write("\n")
         if finished is None:
             raise AtlasError(f"{self.addr}: the run's stream ended without a record")
