@@ -72,3 +72,19 @@ def test_steps_per_second(stack: Stack, camera: bool, record_property: "pytest.R
         assert rate > 20
     finally:
         env.close()
+
+
+def test_async_vector_env(stack: Stack) -> None:
+    from functools import partial
+
+    fn = partial(DriveEnv, bridge=stack.bridge, width=32, height=24)
+    envs = gym.vector.AsyncVectorEnv([fn, fn], context="spawn")
+    try:
+        obs, _ = envs.reset(seed=[3, 3])
+        assert obs["image"].shape == (2, 24, 32, 3)
+        np.testing.assert_array_equal(obs["ego"][0], obs["ego"][1])  # same seed, same start
+        for _ in range(5):
+            obs, r, term, trunc, _ = envs.step(np.tile(np.array([0.0, 0.5, 0.0], np.float32), (2, 1)))
+        assert r.shape == (2,) and (obs["ego"][:, 0] > 0).all()
+    finally:
+        envs.close()
