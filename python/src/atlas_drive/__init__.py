@@ -16,9 +16,10 @@ from .openscenario import OpenScenario
 from .policy import Command, Observation, PolicyServer, Trajectory, follow_route, serve_policy
 from .scenario import Actor, Lane, Point, Scenario
 from .suite import RunResult, Suite, SuiteResult, run_suite
-from .world import Control, Pose, Sim, Snapshot, World
+from .world import Control, Pose, Sim, Snapshot, World, drive
 
 __all__ = [
+    "drive",
     "OpenScenario",
     "RunResult",
     "Suite",

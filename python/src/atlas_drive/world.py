@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -470,6 +470,27 @@ class World:
         """A new world from a snapshot of this one."""
         r = self.sim.fork_rpc(pb.ForkWorldRequest(world_id=self.id, snapshot_id=snapshot_id, label=label))
         return World(self.sim, r.world_id, self.map, self.fixed_delta_s)
+
+
+def drive(
+    world: World,
+    ego: int,
+    controller: Callable[[Snapshot], Control | None],
+    *,
+    steps: int = 100,
+    substeps: int = 2,
+    render: bool = False,
+) -> Snapshot:
+    """The in-loop form of a controller callback: ``controller`` gets every
+    snapshot and returns the ego's controls for the next ``substeps`` world
+    steps, or None to stop. Returns the last snapshot."""
+    snap = world.step(1, render=render)
+    for _ in range(steps):
+        ctl = controller(snap)
+        if ctl is None:
+            break
+        snap = world.step(substeps, controls={ego: ctl}, render=render)
+    return snap
 
 
 def wrap_angle(a: float) -> float:
