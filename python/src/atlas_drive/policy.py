@@ -338,7 +338,14 @@ def follow_route(obs: Observation, *, speed: float = 8.0, lookahead: float = 6.0
         return Command(0.0, 0.0)
     dist = np.hypot(pts[:, 0], pts[:, 1])
     ahead = np.nonzero((dist >= lookahead) & (pts[:, 0] > 0))[0]
-    tx, ty = pts[ahead[0]] if len(ahead) else pts[-1]
+    if len(ahead):
+        tx, ty = pts[ahead[0]]
+    elif len(pts) >= 2 and np.hypot(*(pts[-1] - pts[-2])) > 1e-6:
+        # Near the route's end: aim past it along its last segment.
+        d = (pts[-1] - pts[-2]) / np.hypot(*(pts[-1] - pts[-2]))
+        tx, ty = pts[-1] + d * lookahead
+    else:
+        tx, ty = pts[-1] + np.array([lookahead, 0.0])
     ld2 = tx * tx + ty * ty
     if ld2 < 1e-6:
         return Command(0.0, 0.0)
