@@ -69,3 +69,10 @@ def test_policy_server_answers_health_and_version() -> None:
     with serve_policy(lambda o: (0.0, 0.0)) as server, grpc.insecure_channel(server.address) as ch:
         check = ch.unary_unary("/grpc.health.v1.Health/Check")
         assert check(b"") == b"\x08\x01"
+
+
+def test_server_on_all_interfaces_advertises_a_reachable_address(stack: Stack) -> None:
+    with serve_policy(lambda obs: follow_route(obs), host="0.0.0.0") as server:
+        assert not server.address.startswith("0.0.0.0")
+        rec = atlas_drive.run(STRAIGHT, addr=stack.scenario, driver=server.address, timeout_s=4)
+    assert server.drives > 10 and rec.route_completion > 0

@@ -22,6 +22,7 @@ The runtime follows the trajectory with its pure pursuit and speed PID.
 from __future__ import annotations
 
 import math
+import socket
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -175,8 +176,16 @@ class PolicyServer:
 
     @property
     def address(self) -> str:
-        """``host:port`` for ``run(..., driver=...)``."""
-        return f"{self.host}:{self.port}"
+        """``host:port`` for ``run(..., driver=...)``. A server on all
+        interfaces (``host="0.0.0.0"``, for a runtime on another machine or
+        container) gives this machine's address by its host name."""
+        host = self.host
+        if host in ("0.0.0.0", "::", "[::]", ""):
+            try:
+                host = socket.gethostbyname(socket.gethostname())
+            except OSError:
+                host = "127.0.0.1"
+        return f"{host}:{self.port}"
 
     def __enter__(self) -> PolicyServer:
         return self
@@ -326,7 +335,9 @@ def _rig_poses(reply: Reply) -> tuple[npt.NDArray[np.float64], float]:
 def serve_policy(callback: Callback, *, port: int = 0, host: str = "127.0.0.1", workers: int = 8) -> PolicyServer:
     """Serves ``callback`` as an egodriver policy on ``host:port`` (port 0: a
     free port; see :attr:`PolicyServer.address`). Pass the server (or its
-    address) as ``driver=`` to :func:`atlas_drive.run`."""
+    address) as ``driver=`` to :func:`atlas_drive.run`. The default host,
+    127.0.0.1, serves a runtime on the same machine or in the same container
+    (the scenario container's own); use ``host="0.0.0.0"`` for one elsewhere."""
     return PolicyServer(callback, host=host, port=port, workers=workers)
 
 
