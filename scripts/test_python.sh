@@ -29,7 +29,7 @@ fi
 # Editable install: the tests run the working tree's package.
 "$PY" -m pip install --quiet --disable-pip-version-check -e "python[test]"
 
-echo "== mypy --strict (python/src/atlas_drive)"
-(cd python && "$PY" -m mypy --strict src/atlas_drive)
+echo "== mypy --strict (python/src/atlas_drive, python/tests, python/tools)"
+(cd python && "$PY" -m mypy --strict src/atlas_drive && "$PY" -m mypy --strict tests tools)
 echo "== pytest (python/tests)"
 (cd python && "$PY" -m pytest -q "$@")

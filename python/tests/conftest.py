@@ -36,7 +36,7 @@ def wait_serving(addr: str, service: str, proc: subprocess.Popen[bytes], timeout
     deadline = time.monotonic() + timeout
     req = b"\x0a" + bytes([len(service)]) + service.encode()
     with grpc.insecure_channel(addr) as ch:
-        check = ch.unary_unary("/grpc.health.v1.Health/Check")
+        check: grpc.UnaryUnaryMultiCallable[bytes, bytes] = ch.unary_unary("/grpc.health.v1.Health/Check")
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"atlas exited with {proc.returncode} before {service} served")

@@ -62,6 +62,7 @@ def test_frames_and_steering_convention(stack: Stack) -> None:
         assert len(sp) > 20
         bp = world.get_blueprint_library().find("vehicle.audi.a2")
         car = world.spawn_actor(bp, sp[0])
+        assert isinstance(car, carla.Vehicle)
         t0 = car.get_transform()
         assert t0.location.distance(sp[0].location) < 0.5
         assert abs(t0.rotation.yaw - sp[0].rotation.yaw) < 1.0
@@ -88,7 +89,7 @@ def test_frames_and_steering_convention(stack: Stack) -> None:
 def test_transform_conversion_round_trip() -> None:
     t = carla.Transform(carla.Location(1.0, 2.0, 0.5), carla.Rotation(pitch=-10.0, yaw=30.0, roll=0.0))
     p = carla.to_pose(t)
-    assert (p.y, math.degrees(p.yaw)) == (-2.0, pytest.approx(-30.0))
+    assert p.y == -2.0 and math.degrees(p.yaw) == pytest.approx(-30.0)
     back = carla.from_pose(p)
     assert back.location == t.location and back.rotation.yaw == pytest.approx(30.0)
     img = carla.Image(1, 0.05, np.zeros((2, 3, 3), np.uint8), 90.0, t)

@@ -1,6 +1,7 @@
 """The Gymnasium environment on the real bridge."""
 
 import time
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -59,7 +60,7 @@ def test_sync_vector_env_over_worlds_of_one_bridge(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("camera", [False, True])
-def test_steps_per_second(stack: Stack, camera: bool, record_property: "pytest.RecordProperty") -> None:
+def test_steps_per_second(stack: Stack, camera: bool, record_property: Callable[[str, object], None]) -> None:
     env = DriveEnv(bridge=stack.bridge, camera=camera, width=320, height=180, max_steps=10_000)
     try:
         env.reset(seed=1)

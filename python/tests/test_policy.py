@@ -67,7 +67,7 @@ def test_command_integration() -> None:
 
 def test_policy_server_answers_health_and_version() -> None:
     with serve_policy(lambda o: (0.0, 0.0)) as server, grpc.insecure_channel(server.address) as ch:
-        check = ch.unary_unary("/grpc.health.v1.Health/Check")
+        check: grpc.UnaryUnaryMultiCallable[bytes, bytes] = ch.unary_unary("/grpc.health.v1.Health/Check")
         assert check(b"") == b"\x08\x01"
 
 
