@@ -16,6 +16,7 @@ not implement raises ``NotImplementedError`` naming the call.
 
 from __future__ import annotations
 
+import atexit
 import fnmatch
 import math
 import os
@@ -838,6 +839,10 @@ class Client:
         self._sim = w.Sim(addr)
         self._timeout = 10.0
         self._world: World | None = None
+        self._closed = False
+        # CARLA scripts never close their client; the worlds it made would
+        # stay on the bridge after the script ends, so they go at exit.
+        atexit.register(self.close)
 
     def set_timeout(self, seconds: float) -> None:
         self._timeout = seconds
@@ -880,6 +885,10 @@ class Client:
     def close(self) -> None:
         """Destroys the worlds this client made (not in CARLA: its worlds
         outlive the client; here they would linger on the bridge)."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
         if self._world is not None:
             self._world._close()
         self._sim.close()
