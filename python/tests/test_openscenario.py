@@ -27,3 +27,21 @@ def test_run_a_file_and_a_changed_parameter(stack: Stack) -> None:
     b = atlas_drive.run(OpenScenario.load(ALKS).with_parameters(Ego_InitSpeed_Ve0_kph=20), addr=stack.scenario, timeout_s=10)
     assert a.meta.route_length > 0 and b.meta.route_length > 0
     assert (a.route_completion, a.status) != (b.route_completion, b.status), (a, b)
+
+
+ROUTES = REPO / "scenarios" / "routes" / "leaderboard-1.0" / "routes_training.xml"
+
+
+def test_route_file_pick_and_truncate(stack: Stack) -> None:
+    from atlas_drive import RouteFile
+
+    rf = RouteFile.load(ROUTES)
+    assert rf.ids[:2] == ["0", "1"] and rf.town("0") == "Town01"
+    full = len(rf.waypoints("0"))
+    short = rf.only(["0"]).truncated("0", 3)
+    assert short.ids == ["0"] and len(short.waypoints("0")) == 3 and len(rf.waypoints("0")) == full
+    a = atlas_drive.run(short, addr=stack.scenario, route_id="0", timeout_s=5)
+    b = atlas_drive.run(ROUTES, addr=stack.scenario, route_id="0", timeout_s=5)
+    assert a.meta.route_length < b.meta.route_length, (a.meta, b.meta)
+    with pytest.raises(ScenarioError, match="no <route id='nope'>"):
+        rf.route("nope")

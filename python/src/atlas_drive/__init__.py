@@ -13,12 +13,14 @@ from .errors import AtlasError, RpcError, ScenarioError
 from .records import Infraction, Meta, Progress, Record, RunEvent, Started, Timing
 from . import gym_env as gym_env
 from .openscenario import OpenScenario
+from .routes import RouteFile
 from .policy import Command, Observation, PolicyServer, Trajectory, follow_route, serve_policy
 from .scenario import Actor, Lane, Point, Scenario
 from .suite import RunResult, Suite, SuiteResult, run_suite
 from .world import Control, Pose, Sim, Snapshot, World, drive
 
 __all__ = [
+    "RouteFile",
     "drive",
     "OpenScenario",
     "RunResult",

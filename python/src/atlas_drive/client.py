@@ -25,6 +25,7 @@ from ._proto.atlas.scenario.v1 import scenario_pb2 as pb
 from .errors import AtlasError, ScenarioError
 from .records import Infraction, Progress, Record, RunEvent, Started, event_from_pb
 from .openscenario import OpenScenario, parse, referenced_files
+from .routes import RouteFile
 from .scenario import Scenario
 
 DEFAULT_SCENARIO_ADDR = "127.0.0.1:50053"
@@ -43,7 +44,7 @@ class HasAddress(Protocol):
 
 
 DriverRef = str | HasAddress
-ScenarioRef = str | os.PathLike[str] | Scenario | OpenScenario
+ScenarioRef = str | os.PathLike[str] | Scenario | OpenScenario | RouteFile
 EventCallback = Callable[[RunEvent], None]
 
 
@@ -73,7 +74,7 @@ def source_of(path: str | os.PathLike[str], *, first_line: int = 0) -> pb.Scenar
 
 
 def _source(scenario: ScenarioRef) -> pb.RunScenarioRequest:
-    if isinstance(scenario, OpenScenario):
+    if isinstance(scenario, (OpenScenario, RouteFile)):
         return pb.RunScenarioRequest(source=scenario.source())
     if isinstance(scenario, Scenario):
         src = pb.ScenarioSource(
