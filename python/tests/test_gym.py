@@ -89,3 +89,23 @@ def test_async_vector_env(stack: Stack) -> None:
         assert r.shape == (2,) and (obs["ego"][:, 0] > 0).all()
     finally:
         envs.close()
+
+
+def test_trajectory_actions_follow_the_route(stack: Stack) -> None:
+    env = DriveEnv(bridge=stack.bridge, camera=False, action="trajectory", max_steps=80)
+    try:
+        check_env(env, skip_render_check=True)
+        obs, info = env.reset(seed=9)
+        for _ in range(80):
+            # plan: the route points ahead at 6 m/s (3 m every 0.5 s)
+            route = obs["route"].astype(np.float64)
+            s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(np.vstack([[0, 0], route]), axis=0).T))])
+            want = 3.0 * np.arange(1, 6)
+            plan = np.column_stack([np.interp(want, s[1:], route[:, 0]), np.interp(want, s[1:], route[:, 1])])
+            obs, r, term, trunc, info = env.step(plan.astype(np.float32))
+            if term or trunc:
+                break
+        assert info["route_completion"] > 20, info
+        assert 3.0 < obs["ego"][0] < 9.0 and abs(obs["ego"][2]) < 1.0, obs["ego"]
+    finally:
+        env.close()

@@ -12,8 +12,11 @@ graph among seeded background traffic.
   ``camera=True``); ``ego`` [speed m/s, yaw rate rad/s, lateral offset from
   the route m, heading error rad]; ``route`` the next 20 route points every
   4 m in the rig frame (x forward, y left), N×2 float32.
-- action (``Box``, continuous): [steer in [-1, 1], throttle in [0, 1], brake
-  in [0, 1]], held for ``substeps`` world steps (default 2: 10 Hz control).
+- action (``Box``, continuous), ``action="controls"`` (default): [steer in
+  [-1, 1], throttle in [0, 1], brake in [0, 1]], held for ``substeps`` world
+  steps (default 2: 10 Hz control); ``action="trajectory"``: 5 rig-frame
+  points (x, y), one every 0.5 s, followed with pure pursuit and a speed
+  P controller, as the runtime follows a policy's plan.
 - reward: route progress in metres, minus Leaderboard-style penalties on
   the events of the step (collision with a vehicle or pedestrian
   ``collision_penalty``, with anything else half of it; lane invasion and
@@ -38,6 +41,10 @@ from gymnasium import spaces
 from .world import Control, Pose, Sim, Snapshot, World
 
 ROUTE_POINTS = 20
+TRAJ_POINTS = 5
+TRAJ_DT = 0.5
+WHEELBASE = 2.875
+MAX_STEER = math.radians(35.0)  # front-wheel angle at steer = 1, as the runtime's controller
 ROUTE_SPACING = 4.0
 ENV_ID = "atlas/Drive-v0"
 
@@ -63,8 +70,12 @@ class DriveEnv(gym.Env[dict[str, npt.NDArray[Any]], npt.NDArray[np.float32]]):
         lane_penalty: float = 1.0,
         signal_penalty: float = 20.0,
         terminate_on_collision: bool = True,
+        action: str = "controls",
         render_mode: str | None = None,
     ) -> None:
+        if action not in ("controls", "trajectory"):
+            raise ValueError(f"action must be 'controls' or 'trajectory', not {action!r}")
+        self.action_kind = action
         self.sim = Sim(bridge)
         self.map_name = map
         self.start, self.goal = start, goal
@@ -81,9 +92,14 @@ class DriveEnv(gym.Env[dict[str, npt.NDArray[Any]], npt.NDArray[np.float32]]):
         if camera:
             obs["image"] = spaces.Box(0, 255, shape=(height, width, 3), dtype=np.uint8)
         self.observation_space = spaces.Dict(obs)  # type: ignore[assignment]
-        self._box = spaces.Box(
-            np.array([-1.0, 0.0, 0.0], dtype=np.float32), np.array([1.0, 1.0, 1.0], dtype=np.float32), dtype=np.float32
-        )
+        if action == "controls":
+            self._box = spaces.Box(
+                np.array([-1.0, 0.0, 0.0], dtype=np.float32), np.array([1.0, 1.0, 1.0], dtype=np.float32), dtype=np.float32
+            )
+        else:
+            low = np.tile(np.array([-5.0, -20.0], dtype=np.float32), (TRAJ_POINTS, 1))
+            high = np.tile(np.array([60.0, 20.0], dtype=np.float32), (TRAJ_POINTS, 1))
+            self._box = spaces.Box(low, high, dtype=np.float32)
         self.action_space = self._box
         self.world: World | None = None
         self._seed: int | None = None
@@ -138,7 +154,11 @@ class DriveEnv(gym.Env[dict[str, npt.NDArray[Any]], npt.NDArray[np.float32]]):
     ) -> tuple[dict[str, npt.NDArray[Any]], SupportsFloat, bool, bool, dict[str, Any]]:
         assert self.world is not None, "call reset() first"
         a = np.clip(np.asarray(action, dtype=np.float64), self._box.low, self._box.high)
-        ctl = Control(steer=float(a[0]), throttle=float(a[1]), brake=float(a[2]))
+        if self.action_kind == "trajectory":
+            assert self._last is not None
+            ctl = follow(a, self._last.actors[self.ego].speed)
+        else:
+            ctl = Control(steer=float(a[0]), throttle=float(a[1]), brake=float(a[2]))
         snap = self.world.step(self.substeps, controls={self.ego: ctl}, render=self.camera)
         self._last = snap
         self._steps += 1
@@ -220,6 +240,22 @@ class DriveEnv(gym.Env[dict[str, npt.NDArray[Any]], npt.NDArray[np.float32]]):
             "events": [e.kind for e in snap.events],
             "seed": self._seed,
         }
+
+
+def follow(points: npt.NDArray[np.float64], speed: float) -> Control:
+    """Controls that follow rig-frame ``points`` (one every TRAJ_DT seconds):
+    pure pursuit on the first point at least 4 m ahead, and a P controller
+    on the speed the first segment implies."""
+    target_v = float(np.hypot(*points[0])) / TRAJ_DT
+    d = np.hypot(points[:, 0], points[:, 1])
+    i = int(np.argmax(d >= 4.0)) if (d >= 4.0).any() else len(points) - 1
+    x, y = points[i]
+    ld2 = float(x * x + y * y)
+    steer = 0.0 if ld2 < 1e-6 else math.atan(2.0 * y * WHEELBASE / ld2) / MAX_STEER
+    err = target_v - speed
+    throttle = float(np.clip(0.3 * err, 0.0, 1.0))
+    brake = float(np.clip(-0.5 * err, 0.0, 1.0)) if err < -0.5 or target_v < 0.1 else 0.0
+    return Control(throttle=throttle, brake=brake, steer=float(np.clip(steer, -1.0, 1.0)))
 
 
 def register() -> None:
