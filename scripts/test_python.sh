@@ -4,8 +4,8 @@
 # `mypy --strict` on the package and pytest against the real services
 # (`atlas up` from the release binary, started by the tests on loopback ports).
 #
-#   bash scripts/test_python.sh            # builds target/release/atlas if missing
-#   ATLAS_BIN=/path/to/atlas bash scripts/test_python.sh
+#   bash scripts/test_python.sh            # cargo build --release --bin atlas first
+#   ATLAS_BIN=/path/to/atlas bash scripts/test_python.sh   # a given binary, no build
 #
 # Run by scripts/test.sh. Needs python3 (>= 3.11) with venv and PyPI access on
 # the first run.
@@ -16,11 +16,11 @@ VENV="$CARGO_TARGET_DIR/atlas-drive-venv"
 PY="$VENV/bin/python"
 
 if [[ -z ${ATLAS_BIN:-} ]]; then
+  # Always through cargo, so the tests never run a stale binary (a no-op
+  # when it is current; the Swarm test builds the same release binaries).
   export ATLAS_BIN="$CARGO_TARGET_DIR/release/atlas"
-  if [[ ! -x $ATLAS_BIN ]]; then
-    echo "== cargo build --release --bin atlas (for the Python tests)"
-    cargo build --release --locked --bin atlas
-  fi
+  echo "== cargo build --release --bin atlas (for the Python tests)"
+  cargo build --release --locked --bin atlas
 fi
 
 if [[ ! -x $PY ]]; then
