@@ -27,7 +27,7 @@ if [[ ! -x $PY ]]; then
   python3 -m venv "$VENV"
 fi
 # Editable install: the tests run the working tree's package.
-"$PY" -m pip install --quiet --disable-pip-version-check -e "python[test]"
+"$PY" -m pip install --quiet --disable-pip-version-check -e "./python[test]"
 
 echo "== mypy --strict (python/src/atlas_drive, python/tests, python/tools)"
 (cd python && "$PY" -m mypy --strict src/atlas_drive && "$PY" -m mypy --strict tests tools)
