@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints and every test of the workspace, then
+# The test command: formatting, lints and every test of the workspace, the
+# Python API's tests (scripts/test_python.sh: mypy --strict, pytest against a
+# real `atlas up`), then
 # the Docker Swarm end-to-end test (scripts/swarm_e2e.sh: deploy the stack on
 # this machine's engine, scale the scenario runtime to 3 replicas, 12 runs
 # through tasks.scenario, health of every task, the fault cases of
