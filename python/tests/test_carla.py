@@ -78,8 +78,16 @@ def test_frames_and_steering_convention(stack: Stack) -> None:
         assert 8.0 < nxt.transform.location.distance(wp.transform.location) < 12.0
         far = wp.next(300.0)[0]
         assert far.transform.location.distance(wp.transform.location) > 50
-        with pytest.raises(NotImplementedError, match="carla.World.get_spectator"):
-            world.get_spectator()
+        back = nxt.previous(10.0)[0]
+        assert back.transform.location.distance(wp.transform.location) < 0.5
+        left = wp.get_left_lane()
+        assert left is not None and left.lane_id == -wp.lane_id  # across the centre line
+        assert 2.0 < left.transform.location.distance(wp.transform.location) < 6.0
+        spectator = world.get_spectator()
+        spectator.set_transform(carla.Transform(carla.Location(z=30.0)))
+        assert spectator.get_transform().location.z == 30.0
+        with pytest.raises(NotImplementedError, match="carla.World.get_weather"):
+            world.get_weather()
         assert world.try_spawn_actor(bp, sp[0]) is None  # occupied
         assert car.destroy() and not car.destroy()
     finally:

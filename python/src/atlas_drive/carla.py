@@ -446,6 +446,22 @@ class Walker(Actor):
     pass
 
 
+class Spectator(Actor):
+    def __init__(self, world: World) -> None:
+        super().__init__(world, 0, ActorBlueprint("spectator", ["spectator"], {}), {})
+        self.id = 0
+        self._transform = Transform(Location(0.0, 0.0, 50.0), Rotation(pitch=-90.0))
+
+    def get_transform(self) -> Transform:
+        return self._transform
+
+    def set_transform(self, transform: Transform) -> None:
+        self._transform = transform
+
+    def destroy(self) -> bool:
+        return False
+
+
 class Sensor(Actor):
     def __init__(self, world: World, parent: Actor, blueprint: ActorBlueprint, attributes: dict[str, str], mount: Transform) -> None:
         super().__init__(world, 0, blueprint, attributes)
@@ -541,13 +557,30 @@ class Waypoint:
         return [self._map._ahead(self, distance)]
 
     def previous(self, distance: float) -> list[Waypoint]:
-        raise NotImplementedError("carla.Waypoint.previous")
+        """The waypoint ``distance`` metres back along the lane, on this road
+        only (empty past the road's start: predecessors are not followed)."""
+        direction = 1.0 if self.lane_id < 0 else -1.0
+        try:
+            return [self._map._waypoint(self._road, self.lane_id, self.s - direction * distance)]
+        except RpcError:
+            return []
+
+    def _beside(self, step: int) -> Waypoint | None:
+        lane = self.lane_id + step
+        if lane == 0:
+            lane += step
+        try:
+            return self._map._waypoint(self._road, lane, self.s)
+        except RpcError:
+            return None
 
     def get_left_lane(self) -> Waypoint | None:
-        raise NotImplementedError("carla.Waypoint.get_left_lane")
+        """The lane to the left in the direction of travel (across the centre
+        line: the opposite lane, as in CARLA); None if there is none."""
+        return self._beside(1 if self.lane_id < 0 else -1)
 
     def get_right_lane(self) -> Waypoint | None:
-        raise NotImplementedError("carla.Waypoint.get_right_lane")
+        return self._beside(-1 if self.lane_id < 0 else 1)
 
     def __repr__(self) -> str:
         return f"Waypoint(road={self._road}, lane={self.lane_id}, s={self.s:.2f}, {self.transform!r})"
@@ -631,6 +664,7 @@ class World:
         self._sensors: list[Sensor] = []
         self._last: w.Snapshot | None = None
         self._sensor_ids = 100000
+        self._spectator: Spectator | None = None
         self.id = 0
 
     def _w(self) -> w.World:
@@ -737,8 +771,12 @@ class World:
     def get_actor(self, actor_id: int) -> Actor | None:
         return self.get_actors().find(actor_id)
 
-    def get_spectator(self) -> Actor:
-        raise NotImplementedError("carla.World.get_spectator")
+    def get_spectator(self) -> Spectator:
+        """The viewpoint CARLA's window shows. There is no window here: its
+        transform is kept and returned, and moves nothing."""
+        if self._spectator is None:
+            self._spectator = Spectator(self)
+        return self._spectator
 
     def get_weather(self) -> Any:
         raise NotImplementedError("carla.World.get_weather")
