@@ -558,12 +558,14 @@ class Waypoint:
 
     def previous(self, distance: float) -> list[Waypoint]:
         """The waypoint ``distance`` metres back along the lane, on this road
-        only (empty past the road's start: predecessors are not followed)."""
+        only: predecessors are not followed."""
         direction = 1.0 if self.lane_id < 0 else -1.0
         try:
             return [self._map._waypoint(self._road, self.lane_id, self.s - direction * distance)]
         except RpcError:
-            return []
+            raise NotImplementedError(
+                f"carla.Waypoint.previous({distance}) across the start of road {self._road}"
+            ) from None
 
     def _beside(self, step: int) -> Waypoint | None:
         lane = self.lane_id + step
