@@ -129,6 +129,20 @@ if [[ $MODE == prebuilt ]]; then
     ctx="$STAGE/$s"
     mkdir -p "$ctx/docker/prebuilt"
     cp -r maps scenarios models "$ctx/"
+    mkdir -p "$ctx/docker/wheels"
+    if [[ $s == scenario ]]; then
+      # The Python API: the package and the examples, and the wheels of the
+      # package and its dependencies (PyPI, through pip on this host) so the
+      # image build needs no index; without pip here the build uses PyPI.
+      cp -r python examples "$ctx/"
+      rm -rf "$ctx/python/build" "$ctx/python/src/"*.egg-info
+      find "$ctx/python" -name __pycache__ -prune -exec rm -rf {} +
+      if python3 -m pip --version >/dev/null 2>&1; then
+        log "pip wheel python/ (atlas-drive and its dependencies) for the scenario image"
+        python3 -m pip wheel --quiet --disable-pip-version-check -w "$ctx/docker/wheels" "$ctx/python" >&2 \
+          || { log "pip wheel failed: the image build installs from PyPI instead"; rm -f "$ctx/docker/wheels/"*.whl; }
+      fi
+    fi
     for b in ${ATLAS_IMAGE_BINS[$s]}; do
       src="$CARGO_TARGET_DIR/release/$b"
       [[ $s == vla-model-cuda && $b == atlas-vla ]] && src="$cuda_target/release/$b"

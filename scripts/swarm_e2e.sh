@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test of the Swarm deployment on this machine's Docker engine:
 #   1. scripts/deploy_swarm.sh (build, registry, deploy, healthy, smoke scenario)
-#   2. RUNS scenario runs from a client container on the stack's network, 1 replica
+#   2. the guide's Python commands in a scenario container (docker exec
+#      python examples/agent_controller_callback.py; docker cp + docker exec
+#      python /app/scenarios/my_scenario.py): both must print scores
+#   2b. RUNS scenario runs from a client container on the stack's network, 1 replica
 #   3. docker service scale <stack>_scenario=REPLICAS, wait until healthy
 #   4. RUNS runs again; every replica must serve runs
 #   5. every task of every service answers its gRPC health check with SERVING
@@ -155,6 +158,29 @@ wait_replicas() {
   done
 }
 
+# ------------------------------------------------- the guide's Python commands
+# The user's guide runs Python in the scenario container: the shipped
+# controller-callback example, then a scenario script copied in. Both run
+# against the container's own runtime (ATLAS_SCENARIO_ADDR=127.0.0.1:50053)
+# and must print scores.
+t=$(now)
+CID=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SVC" | head -n 1)
+[[ -n $CID ]] || die "no running container of $SVC"
+log "guide: docker exec <scenario> bash -c \"cd /app && python examples/agent_controller_callback.py\""
+out=$(docker exec "$CID" bash -c "cd /app && python examples/agent_controller_callback.py" 2>&1) \
+  || { printf '%s\n' "$out" >&2; die "examples/agent_controller_callback.py failed in $CID"; }
+printf '%s\n' "$out" >&2
+[[ $(grep -cE '^town01_\w+ +(Perfect|Completed|Failed)' <<<"$out") -ge 3 ]] \
+  || die "agent_controller_callback.py printed no score table"
+log "guide: docker cp scenarios/my_scenario.py <scenario>:/app/scenarios/ && docker exec <scenario> python /app/scenarios/my_scenario.py"
+docker cp scenarios/my_scenario.py "$CID:/app/scenarios/"
+out=$(docker exec "$CID" python /app/scenarios/my_scenario.py 2>&1) \
+  || { printf '%s\n' "$out" >&2; die "/app/scenarios/my_scenario.py failed in $CID"; }
+printf '%s\n' "$out" >&2
+[[ $(grep -c 'driving score' <<<"$out") -eq 2 ]] || die "my_scenario.py printed no scores"
+T[guide]=$(( $(now) - t ))
+log "the guide's Python commands: ${T[guide]} s"
+
 # ------------------------------------------------------ RUNS on 1 replica
 # Both rounds send REPLICAS runs at a time, so the times compare replica counts.
 log "$RUNS runs on 1 scenario replica ($REPLICAS at a time)"
@@ -245,6 +271,6 @@ left+=$(docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK")
 [[ -z $left ]] || die "left after teardown: $left"
 trap - EXIT
 
-log "PASS: deploy ${T[deploy]} s, $RUNS runs on 1 replica ${T[runs_1]} s," \
+log "PASS: deploy ${T[deploy]} s, guide Python commands ${T[guide]} s, $RUNS runs on 1 replica ${T[runs_1]} s," \
   "scale to $REPLICAS ${T[scale]} s, $RUNS runs on $REPLICAS replicas ${T[runs_n]} s," \
   "fault cases ${T[faults]} s, teardown ${T[teardown]} s"

@@ -1,0 +1,1 @@
+"""Protobuf modules generated from proto/ (see python/tools/gen_proto.py)."""
