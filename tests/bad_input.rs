@@ -294,9 +294,22 @@ async fn untidy_field_files_are_named_or_warned_never_silently_run() {
         "{warnings:?}"
     );
 
-    // A map that cannot be used: the error names the map's file.
+    // A map that cannot be used: the error names the map's file (it comes
+    // on the stream, once the run reads its map).
     let req = alks_cut_in(same, |m| m[..m.len() / 2].to_owned());
-    let err = client.run_scenario(req).await.unwrap_err();
+    let err = match client.run_scenario(req).await {
+        Err(e) => e,
+        Ok(r) => {
+            let mut stream = r.into_inner();
+            loop {
+                match stream.message().await {
+                    Err(e) => break e,
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("a run on a truncated map finished"),
+                }
+            }
+        }
+    };
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains(".xodr"), "{}", err.message());
     assert!(
