@@ -8,6 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use atlas_proto::scenario as pb;
+use common::track;
 
 fn corpus() -> PathBuf {
     let p = std::env::var_os("ATLAS_ALKS_DIR")
@@ -38,35 +39,9 @@ async fn run(
     ego: &str,
     timeout_s: f64,
 ) -> Result<(pb::RouteRecord, pb::Trace), tonic::Status> {
-    let mut client = atlas::client::connect(addr).await.unwrap();
-    let source = atlas::client::source(file).unwrap();
-    let mut stream = client
-        .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(source)),
-            options: Some(pb::RunOptions {
-                timeout_s,
-                ego: ego.into(),
-                record_trace: true,
-                ..Default::default()
-            }),
-            index: 0,
-        })
-        .await?
-        .into_inner();
-    while let Some(ev) = stream.message().await? {
-        if let Some(pb::run_event::Kind::Finished(f)) = ev.kind {
-            return Ok((f.record.unwrap(), f.trace.unwrap()));
-        }
-    }
-    panic!("{}: the stream ended without a result", file.display());
+    common::run_traced(addr, atlas::client::source(file).unwrap(), ego, timeout_s).await
 }
 
-fn track<'a>(t: &'a pb::Trace, name: &str) -> &'a pb::ActorTrack {
-    t.tracks
-        .iter()
-        .find(|k| k.name == name)
-        .unwrap_or_else(|| panic!("no track {name}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_alks_scenarios_run_with_the_policy_and_on_the_storyboard() {

@@ -12,6 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use atlas_proto::scenario as pb;
+use common::track;
 
 fn dir() -> PathBuf {
     common::repo().join("tests/data/scenario_runner")
@@ -28,49 +29,15 @@ fn examples() -> Vec<PathBuf> {
     v
 }
 
-async fn run_source(
-    addr: &str,
-    source: pb::ScenarioSource,
-    ego: &str,
-    timeout_s: f64,
-) -> Result<(pb::RouteRecord, pb::Trace), tonic::Status> {
-    let mut client = atlas::client::connect(addr).await.unwrap();
-    let mut stream = client
-        .run_scenario(pb::RunScenarioRequest {
-            scenario: Some(pb::run_scenario_request::Scenario::Source(source)),
-            options: Some(pb::RunOptions {
-                timeout_s,
-                ego: ego.into(),
-                record_trace: true,
-                ..Default::default()
-            }),
-            index: 0,
-        })
-        .await?
-        .into_inner();
-    while let Some(ev) = stream.message().await? {
-        if let Some(pb::run_event::Kind::Finished(f)) = ev.kind {
-            return Ok((f.record.unwrap(), f.trace.unwrap()));
-        }
-    }
-    panic!("the stream ended without a result");
-}
-
 async fn run(
     addr: &str,
     file: &Path,
     ego: &str,
     timeout_s: f64,
 ) -> Result<(pb::RouteRecord, pb::Trace), tonic::Status> {
-    run_source(addr, atlas::client::source(file).unwrap(), ego, timeout_s).await
+    common::run_traced(addr, atlas::client::source(file).unwrap(), ego, timeout_s).await
 }
 
-fn track<'a>(t: &'a pb::Trace, name: &str) -> &'a pb::ActorTrack {
-    t.tracks
-        .iter()
-        .find(|k| k.name == name)
-        .unwrap_or_else(|| panic!("no track {name}"))
-}
 
 /// The `criteria_*` condition names of a file's StopTriggers, in order.
 fn criteria_in(file: &Path) -> Vec<String> {
@@ -185,7 +152,7 @@ async fn carla_frame_positions_land_where_scenario_runner_puts_them() {
         "description=\"CARLA:PedestrianCrossing\"",
         "description=\"PedestrianCrossing\"",
     );
-    let err = run_source(&addr, source, "", 2.0).await.unwrap_err();
+    let err = common::run_traced(&addr, source, "", 2.0).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
     assert!(
         err.message().contains("starts off the road"),
@@ -215,7 +182,7 @@ async fn active_controller_overrides_drive_the_policys_ego() {
         first..first + "<Brake value=\"0\" active=\"false\"/>".len(),
         "<Brake value=\"1\" active=\"true\"/>",
     );
-    let (rec, trace) = run_source(&addr, source, "", 6.0).await.unwrap();
+    let (rec, trace) = common::run_traced(&addr, source, "", 6.0).await.unwrap();
     let hero = track(&trace, "hero");
     let moved = (hero.x.last().unwrap() - hero.x[0]).hypot(hero.y.last().unwrap() - hero.y[0]);
     assert!(moved < 0.5, "the braked hero moved {moved} m");

@@ -108,3 +108,41 @@ pub fn json(p: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// Runs a scenario source (OpenSCENARIO and its files) with `ego` and a
+/// trace; the record and the trace, or the status the run ended with.
+pub async fn run_traced(
+    addr: &str,
+    source: pb::ScenarioSource,
+    ego: &str,
+    timeout_s: f64,
+) -> Result<(pb::RouteRecord, pb::Trace), tonic::Status> {
+    let mut client = atlas::client::connect(addr).await.unwrap();
+    let mut stream = client
+        .run_scenario(pb::RunScenarioRequest {
+            scenario: Some(pb::run_scenario_request::Scenario::Source(source)),
+            options: Some(pb::RunOptions {
+                timeout_s,
+                ego: ego.into(),
+                record_trace: true,
+                ..Default::default()
+            }),
+            index: 0,
+        })
+        .await?
+        .into_inner();
+    while let Some(ev) = stream.message().await? {
+        if let Some(pb::run_event::Kind::Finished(f)) = ev.kind {
+            return Ok((f.record.unwrap(), f.trace.unwrap()));
+        }
+    }
+    panic!("the stream ended without a result");
+}
+
+/// The track of the actor named `name` in a trace.
+pub fn track<'a>(t: &'a pb::Trace, name: &str) -> &'a pb::ActorTrack {
+    t.tracks
+        .iter()
+        .find(|k| k.name == name)
+        .unwrap_or_else(|| panic!("no track {name}"))
+}

@@ -90,7 +90,8 @@ pub struct Evaluator {
     penalty: f64,
     prev: Option<EgoSample>,
     /// Light id and time of the last red light counted.
-    red_lights: Vec<(String, f64)>,
+    /// Red lights run: (signal id, time, x, y).
+    red_lights: Vec<(String, f64, f64, f64)>,
     /// Stop lines (sign id, line index) the ego has come to rest before.
     stops_served: Vec<(String, usize)>,
     /// Stop signs counted, with time (one per passage).

@@ -89,15 +89,19 @@ impl Evaluator {
         ))
     }
 
+    /// A red light run, counted once per crossing: the same light within
+    /// 10 s, or another signal id at the same place at the same moment (a
+    /// map with several heads for one stop line, as Town06's), is the same
+    /// crossing.
     pub(super) fn red_light(&mut self, id: &str, ego: EgoSample) -> Option<pb::Infraction> {
-        if self
-            .red_lights
-            .iter()
-            .any(|(l, t)| l == id && ego.time - t < 10.0)
-        {
+        if self.red_lights.iter().any(|(l, t, x, y)| {
+            (l == id && ego.time - t < 10.0)
+                || (ego.time - t < 1.0 && (ego.x - x).hypot(ego.y - y) < 5.0)
+        }) {
             return None;
         }
-        self.red_lights.push((id.to_string(), ego.time));
+        self.red_lights
+            .push((id.to_string(), ego.time, ego.x, ego.y));
         self.penalty *= PENALTY_RED_LIGHT;
         Some(self.push(
             Category::RedLight,

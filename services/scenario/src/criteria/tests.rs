@@ -363,6 +363,16 @@ fn red_lights_are_checked_at_the_stop_line() {
     back[0].stop_lines[0].heading = std::f64::consts::PI;
     let ev = pass_line(&back, &[(45.0, 8.0), (49.5, 8.0), (50.5, 8.0)]);
     assert!(ev.infractions().is_empty());
+    // Two signal heads (two ids) on one stop line: one crossing, one
+    // infraction.
+    let mut second = red[0].clone();
+    second.id = "8".into();
+    let ev = pass_line(
+        &[red[0].clone(), second],
+        &[(45.0, 8.0), (49.5, 8.0), (50.5, 8.0), (55.0, 8.0)],
+    );
+    assert_eq!(ev.infractions().len(), 1, "{:?}", ev.infractions());
+    assert!((ev.penalty() - 0.7).abs() < 1e-12);
 }
 
 #[test]
