@@ -42,7 +42,6 @@ async fn run(
     common::run_traced(addr, atlas::client::source(file).unwrap(), ego, timeout_s).await
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_alks_scenarios_run_with_the_policy_and_on_the_storyboard() {
     let stack = common::local_stack().await;

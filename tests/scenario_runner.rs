@@ -38,7 +38,6 @@ async fn run(
     common::run_traced(addr, atlas::client::source(file).unwrap(), ego, timeout_s).await
 }
 
-
 /// The `criteria_*` condition names of a file's StopTriggers, in order.
 fn criteria_in(file: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(file).unwrap();
@@ -152,7 +151,9 @@ async fn carla_frame_positions_land_where_scenario_runner_puts_them() {
         "description=\"CARLA:PedestrianCrossing\"",
         "description=\"PedestrianCrossing\"",
     );
-    let err = common::run_traced(&addr, source, "", 2.0).await.unwrap_err();
+    let err = common::run_traced(&addr, source, "", 2.0)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
     assert!(
         err.message().contains("starts off the road"),
