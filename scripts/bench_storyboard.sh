@@ -29,7 +29,7 @@ for f in "${files[@]}"; do
   times=()
   for _ in $(seq "$runs"); do
     t0=$(date +%s.%N)
-    RUST_LOG=error "$bin" run --ego storyboard --results "$out/results.json" "$f" >/dev/null
+    RUST_LOG=error "$bin" run --ego storyboard --results "$out/results.json" "$f" >"$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }
     t1=$(date +%s.%N)
     times+=("$(echo "$t1 - $t0" | bc -l)")
   done
