@@ -345,3 +345,50 @@ fn the_cli_names_what_it_cannot_run_and_what_is_missing() {
     assert!(err.contains("no maps directory"), "{err}");
     assert!(err.contains("--maps-dir"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_traffic_places_what_fits_and_says_what_did_not() {
+    // A motorway with no sidewalks: the pedestrians asked for have no room,
+    // the route still runs with the vehicles that fit, and the record says.
+    let stack = local_stack().await;
+    let mut client = atlas::client::connect(&stack.scenario.to_string())
+        .await
+        .unwrap();
+    let road = std::fs::read_to_string(
+        common::repo().join("scenarios/alks/road_networks/alks_road_straight.xodr"),
+    )
+    .unwrap();
+    let toml = "name = \"motorway\"\nmap = \"alks_road_straight\"\ntimeout_s = 3\n\
+                [ego]\nstart = { road = \"0\", lane = -4, s = 10.0 }\n\
+                [route]\nwaypoints = [ { road = \"0\", lane = -4, s = 200.0 } ]\n";
+    let req = pb::RunScenarioRequest {
+        scenario: Some(pb::run_scenario_request::Scenario::Source(
+            pb::ScenarioSource {
+                file_name: "motorway.toml".into(),
+                content: toml.into(),
+                opendrive_xml: road,
+                files: Default::default(),
+                first_line: 0,
+            },
+        )),
+        options: Some(pb::RunOptions {
+            traffic: Some(pb::TrafficOptions {
+                vehicles: 4,
+                pedestrians: 6,
+            }),
+            ..Default::default()
+        }),
+        index: 0,
+    };
+    let rec = atlas::client::run_one(&mut client, req, |_| {})
+        .await
+        .unwrap();
+    let warnings = &rec.meta.as_ref().unwrap().warnings;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("room for 4 of 4 vehicles and 0 of 6 pedestrians")),
+        "{warnings:?}"
+    );
+    assert!(rec.scores.is_some());
+}

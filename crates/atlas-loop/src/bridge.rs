@@ -148,9 +148,10 @@ impl BridgeWorld {
         pedestrians: u32,
         seed: u64,
         what: impl Into<String>,
-    ) -> Result<(), Error> {
+    ) -> Result<sim::SpawnTrafficResponse, Error> {
         let world_id = self.id().into();
-        self.client
+        let r = self
+            .client
             .spawn_traffic(sim::SpawnTrafficRequest {
                 world_id,
                 vehicles,
@@ -159,7 +160,7 @@ impl BridgeWorld {
             })
             .await
             .map_err(upstream(what))?;
-        Ok(())
+        Ok(r.into_inner())
     }
 
     /// Attaches the runtime's camera ([`camera::spec`], JPEG at

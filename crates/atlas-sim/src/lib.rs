@@ -60,5 +60,5 @@ pub use render::encode::{Encoding, encode};
 pub use world::{
     ActorId, ActorKind, ActorSpec, ActorState, Behavior, Dimensions, Event, EventKind, LaneState,
     LightState, Placement, SensorFrame, SensorId, SensorSpec, SignalKind, SignalState, Snapshot,
-    StopLineState, VehicleControl, World,
+    StopLineState, Traffic, VehicleControl, World,
 };

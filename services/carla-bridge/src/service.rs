@@ -244,8 +244,12 @@ impl SimulatorService {
                     retry_after: None,
                 });
             }
-            let actor_ids = w.spawn_traffic(req.vehicles, req.pedestrians, req.seed)?;
-            Ok(pb::SpawnTrafficResponse { actor_ids })
+            let t = w.spawn_traffic(req.vehicles, req.pedestrians, req.seed)?;
+            Ok(pb::SpawnTrafficResponse {
+                actor_ids: t.ids,
+                vehicles_placed: t.vehicles,
+                pedestrians_placed: t.pedestrians,
+            })
         })
         .await
     }
@@ -640,7 +644,7 @@ mod tests {
             vehicles: u32,
             pedestrians: u32,
             seed: u64,
-        ) -> Result<Vec<ActorId>, BridgeError> {
+        ) -> Result<atlas_sim::Traffic, BridgeError> {
             self.inner.spawn_traffic(vehicles, pedestrians, seed)
         }
         fn destroy_actor(&mut self, id: ActorId) -> Result<(), BridgeError> {

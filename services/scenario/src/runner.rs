@@ -238,6 +238,9 @@ fn placement(p: &Placement) -> sim::spawn_actor_request::Placement {
 pub struct Setup {
     pub ego_id: u64,
     pub route: Polyline,
+    /// What setting up left undone but the run can go on without (the map
+    /// had room for less background traffic than asked).
+    pub warnings: Vec<String>,
 }
 
 /// Sets up `sc` in `world` (see [`Setup`]).
@@ -323,10 +326,11 @@ pub async fn set_up(
             .await?;
     }
 
+    let mut warnings = Vec::new();
     if let Some((vehicles, pedestrians)) = traffic
         && vehicles + pedestrians > 0
     {
-        world
+        let placed = world
             .spawn_traffic(
                 vehicles,
                 pedestrians,
@@ -337,12 +341,21 @@ pub async fn set_up(
                 ),
             )
             .await?;
+        if placed.vehicles_placed < vehicles || placed.pedestrians_placed < pedestrians {
+            // The route still runs, with the traffic that fits.
+            warnings.push(format!(
+                "{}: background traffic: the map had room for {} of {vehicles} vehicles and {} \
+                 of {pedestrians} pedestrians",
+                sc.file, placed.vehicles_placed, placed.pedestrians_placed
+            ));
+        }
     }
 
     world.attach_camera(ego.actor_id).await?;
     Ok(Setup {
         ego_id: ego.actor_id,
         route,
+        warnings,
     })
 }
 
@@ -356,7 +369,11 @@ async fn run_in_world(
 ) -> Result<RunOutput, RunError> {
     let wall_start = Instant::now();
     let map_name = world.map_name();
-    let Setup { ego_id, route } = set_up(sc, seed, settings.traffic, world).await?;
+    let Setup {
+        ego_id,
+        route,
+        warnings: setup_warnings,
+    } = set_up(sc, seed, settings.traffic, world).await?;
     policy.set_ego(ego_id);
     policy.open(seed, Some(&sc.name)).await?;
 
@@ -395,7 +412,12 @@ async fn run_in_world(
     scorer.finish().await;
     let outcome = scorer.evaluator.outcome();
     let meta = pb::Meta {
-        warnings: settings.warnings.clone(),
+        warnings: settings
+            .warnings
+            .iter()
+            .cloned()
+            .chain(setup_warnings)
+            .collect(),
         route_scenarios: settings.route_scenarios.clone(),
         traffic_vehicles: settings.traffic.map_or(0, |t| t.0),
         traffic_pedestrians: settings.traffic.map_or(0, |t| t.1),

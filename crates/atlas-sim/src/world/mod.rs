@@ -54,6 +54,7 @@ use std::sync::Arc;
 
 pub use collision::Obb;
 pub use sensors::{SensorFrame, SensorSpec};
+pub use spawning::Traffic;
 pub use types::*;
 
 use crate::error::WorldError;

@@ -209,13 +209,41 @@ impl World {
     /// (outside junctions, at least 8 m apart, standing) and `pedestrians`
     /// sidewalk-walking pedestrians (1.0–1.6 m/s, either direction), at
     /// places drawn from `seed`. Returns the new ids, vehicles first. All or
-    /// nothing: when the map has no room for them all, nothing is spawned.
+    /// nothing: when the map has no room for them all, nothing is spawned
+    /// (see [`World::spawn_traffic_fitting`] for what fits).
     pub fn spawn_traffic(
         &mut self,
         vehicles: u32,
         pedestrians: u32,
         seed: u64,
     ) -> Result<Vec<ActorId>, WorldError> {
+        let t = self.spawn_traffic_fitting(vehicles, pedestrians, seed)?;
+        if t.vehicles < vehicles || t.pedestrians < pedestrians {
+            for &id in &t.ids {
+                let _ = self.destroy(id);
+            }
+            let (what, placed, count) = if t.vehicles < vehicles {
+                ("vehicles", t.vehicles, vehicles)
+            } else {
+                ("pedestrians", t.pedestrians, pedestrians)
+            };
+            return Err(WorldError::invalid(
+                what,
+                format!("found room for only {placed} of {count} {what}"),
+            ));
+        }
+        Ok(t.ids)
+    }
+
+    /// As [`World::spawn_traffic`], placing what fits: on a map without
+    /// room (or sidewalks) for them all, as many vehicles and pedestrians as
+    /// could be placed, and how many of each.
+    pub fn spawn_traffic_fitting(
+        &mut self,
+        vehicles: u32,
+        pedestrians: u32,
+        seed: u64,
+    ) -> Result<Traffic, WorldError> {
         if vehicles > MAX_TRAFFIC || pedestrians > MAX_TRAFFIC {
             return Err(WorldError::invalid(
                 "spawn_traffic",
@@ -224,26 +252,19 @@ impl World {
         }
         let mut rng = Rng::new(seed ^ 0x5EED_7A4F_F1C0_0001);
         let mut ids = Vec::new();
-        let placed = self
-            .spawn_npc_vehicles(vehicles, &mut rng, &mut ids)
-            .and_then(|()| self.spawn_npc_pedestrians(pedestrians, &mut rng, &mut ids));
-        if let Err(e) = placed {
-            for &id in &ids {
-                let _ = self.destroy(id);
-            }
-            return Err(e);
-        }
-        Ok(ids)
+        let v = self.spawn_npc_vehicles(vehicles, &mut rng, &mut ids);
+        let p = self.spawn_npc_pedestrians(pedestrians, &mut rng, &mut ids);
+        Ok(Traffic {
+            ids,
+            vehicles: v,
+            pedestrians: p,
+        })
     }
 
-    /// Spawns `count` standing lane-following vehicles at least 8 m from
-    /// any actor, on lanes outside junctions; their ids go to `ids`.
-    fn spawn_npc_vehicles(
-        &mut self,
-        count: u32,
-        rng: &mut Rng,
-        ids: &mut Vec<ActorId>,
-    ) -> Result<(), WorldError> {
+    /// Spawns up to `count` standing lane-following vehicles at least 8 m
+    /// from any actor, on lanes outside junctions; their ids go to `ids`.
+    /// Returns how many were placed.
+    fn spawn_npc_vehicles(&mut self, count: u32, rng: &mut Rng, ids: &mut Vec<ActorId>) -> u32 {
         let map = Arc::clone(&self.map);
         let g = map.graph();
         let lanes: Vec<u32> = (0..g.nodes().len() as u32)
@@ -257,10 +278,7 @@ impl World {
         while placed < count {
             tries += 1;
             if lanes.is_empty() || tries > 200 + count * 100 {
-                return Err(WorldError::invalid(
-                    "vehicles",
-                    format!("found room for only {placed} of {count} vehicles"),
-                ));
+                return placed;
             }
             let nd = g.node(lanes[rng.below(lanes.len())]);
             let (a, b) = (nd.s_start + 4.0, nd.s_end - 6.0);
@@ -291,17 +309,13 @@ impl World {
                 placed += 1;
             }
         }
-        Ok(())
+        placed
     }
 
-    /// Spawns `count` pedestrians walking the sidewalks of roads outside
-    /// junctions, at least 1.5 m from any actor; their ids go to `ids`.
-    fn spawn_npc_pedestrians(
-        &mut self,
-        count: u32,
-        rng: &mut Rng,
-        ids: &mut Vec<ActorId>,
-    ) -> Result<(), WorldError> {
+    /// Spawns up to `count` pedestrians walking the sidewalks of roads
+    /// outside junctions, at least 1.5 m from any actor; their ids go to
+    /// `ids`. Returns how many were placed.
+    fn spawn_npc_pedestrians(&mut self, count: u32, rng: &mut Rng, ids: &mut Vec<ActorId>) -> u32 {
         let map = Arc::clone(&self.map);
         let mut walks = Vec::new();
         for (ri, r) in map.roads().iter().enumerate() {
@@ -323,10 +337,7 @@ impl World {
         while placed < count {
             tries += 1;
             if walks.is_empty() || tries > 200 + count * 100 {
-                return Err(WorldError::invalid(
-                    "pedestrians",
-                    format!("found room for only {placed} of {count} pedestrians"),
-                ));
+                return placed;
             }
             let (road, lane_id, a, b) = walks[rng.below(walks.len())];
             let s = a + 1.0 + (b - a - 2.0) * unit(rng);
@@ -356,7 +367,7 @@ impl World {
                 Err(_) => {}
             }
         }
-        Ok(())
+        placed
     }
 
     /// Whether an actor stands within `d` metres of `at`.
@@ -393,4 +404,14 @@ impl World {
         self.contacts.retain(|(a, b)| *a != id && *b != id);
         Ok(())
     }
+}
+
+/// Background traffic as placed by [`World::spawn_traffic_fitting`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// The new actors, vehicles first.
+    pub ids: Vec<ActorId>,
+    /// How many vehicles and pedestrians were placed.
+    pub vehicles: u32,
+    pub pedestrians: u32,
 }

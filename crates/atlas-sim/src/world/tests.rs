@@ -978,3 +978,22 @@ fn npcs_change_lanes_when_their_route_leaves_from_the_other_lane() {
     }
     assert!(crossed >= 2, "{crossed} of 8 took the other lane's exit");
 }
+
+#[test]
+fn background_traffic_places_what_fits() {
+    // The ALKS straight road has no sidewalks: vehicles fit, pedestrians
+    // do not.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/alks/road_networks/alks_road_straight.xodr");
+    let map = Arc::new(Map::from_file(&path).unwrap());
+    let mut w = World::new(Arc::clone(&map), 0.05, 1).unwrap();
+    let t = w.spawn_traffic_fitting(3, 5, 1).unwrap();
+    assert_eq!((t.vehicles, t.pedestrians), (3, 0));
+    assert_eq!(t.ids.len(), 3);
+    assert_eq!(w.actor_count(), 3);
+    // All or nothing: the same request refused whole, nothing left behind.
+    let mut w = World::new(map, 0.05, 1).unwrap();
+    let e = w.spawn_traffic(3, 5, 1).unwrap_err();
+    assert!(e.to_string().contains("0 of 5 pedestrians"), "{e}");
+    assert_eq!(w.actor_count(), 0);
+}

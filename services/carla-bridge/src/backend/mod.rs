@@ -80,14 +80,15 @@ pub trait BackendWorld: Send + 'static {
     /// Spawns an actor; returns its id and where it stands.
     fn spawn_actor(&mut self, spec: ActorSpec) -> Result<(ActorId, Pose), BridgeError>;
 
-    /// Spawns NPC vehicles and pedestrians at places drawn from `seed`, all
-    /// or nothing; returns their ids, vehicles first.
+    /// Spawns NPC vehicles and pedestrians at places drawn from `seed`, as
+    /// many as the map has room for; returns their ids (vehicles first) and
+    /// how many of each were placed.
     fn spawn_traffic(
         &mut self,
         vehicles: u32,
         pedestrians: u32,
         seed: u64,
-    ) -> Result<Vec<ActorId>, BridgeError>;
+    ) -> Result<atlas_sim::Traffic, BridgeError>;
 
     fn destroy_actor(&mut self, id: ActorId) -> Result<(), BridgeError>;
 

@@ -184,8 +184,11 @@ impl BackendWorld for BuiltinWorld {
         vehicles: u32,
         pedestrians: u32,
         seed: u64,
-    ) -> Result<Vec<ActorId>, BridgeError> {
-        Ok(self.now.world.spawn_traffic(vehicles, pedestrians, seed)?)
+    ) -> Result<atlas_sim::Traffic, BridgeError> {
+        Ok(self
+            .now
+            .world
+            .spawn_traffic_fitting(vehicles, pedestrians, seed)?)
     }
 
     fn destroy_actor(&mut self, id: ActorId) -> Result<(), BridgeError> {

@@ -541,10 +541,14 @@ class SpawnTrafficRequest(_message.Message):
     def __init__(self, world_id: _Optional[str] = ..., vehicles: _Optional[int] = ..., pedestrians: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class SpawnTrafficResponse(_message.Message):
-    __slots__ = ("actor_ids",)
+    __slots__ = ("actor_ids", "vehicles_placed", "pedestrians_placed")
     ACTOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    VEHICLES_PLACED_FIELD_NUMBER: _ClassVar[int]
+    PEDESTRIANS_PLACED_FIELD_NUMBER: _ClassVar[int]
     actor_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, actor_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    vehicles_placed: int
+    pedestrians_placed: int
+    def __init__(self, actor_ids: _Optional[_Iterable[int]] = ..., vehicles_placed: _Optional[int] = ..., pedestrians_placed: _Optional[int] = ...) -> None: ...
 
 class SnapshotWorldRequest(_message.Message):
     __slots__ = ("world_id",)
