@@ -82,6 +82,9 @@ pub struct Evaluator {
     limits: Limits,
     progress_s: f64,
     segment: usize,
+    /// The ego's distance from the route near its progress at the last
+    /// sample (an upper bound of its distance from the whole route).
+    near_distance: f64,
     completed: bool,
     failure: Option<Failure>,
     infractions: Vec<pb::Infraction>,
@@ -112,6 +115,7 @@ impl Evaluator {
             limits,
             progress_s: 0.0,
             segment: 0,
+            near_distance: f64::INFINITY,
             completed: false,
             failure: None,
             infractions: Vec::new(),

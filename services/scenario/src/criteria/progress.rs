@@ -45,6 +45,7 @@ impl Evaluator {
         let proj = self
             .route
             .project_range((ego.x, ego.y), self.segment, ahead);
+        self.near_distance = proj.distance;
         if proj.distance <= self.limits.deviation_m && proj.s > self.progress_s {
             self.progress_s = proj.s;
             self.segment = proj.segment;
@@ -61,7 +62,14 @@ impl Evaluator {
             self.completed = true;
             return;
         }
-        let dist = self.route.project((ego.x, ego.y)).distance;
+        // Near the progress point the ego is usually on the route: only
+        // when it is not there is the whole route searched (the distance
+        // from the whole route is never more than that near distance).
+        let dist = if self.near_distance <= self.limits.deviation_m {
+            self.near_distance
+        } else {
+            self.route.project((ego.x, ego.y)).distance
+        };
         if dist > self.limits.deviation_m {
             self.fail(
                 Failure::RouteDeviation,
