@@ -62,7 +62,13 @@ pub enum Sources {
 /// refer to, keyed by their path relative to the scenario's directory; they
 /// are checked leniently here (the runtime applies the run's own option).
 pub fn read(path: &Path) -> anyhow::Result<Sources> {
-    let loaded = atlas_scenario_format::load(path, Options { lenient: true })?;
+    let loaded = atlas_scenario_format::load(
+        path,
+        Options {
+            lenient: true,
+            strict: false,
+        },
+    )?;
     let (opendrive_xml, files) = match loaded.source {
         ScenarioSource::Routes(file) => {
             return Ok(Sources::Routes {

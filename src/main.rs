@@ -254,8 +254,13 @@ struct RunArgs {
     ego: Option<String>,
     /// OpenSCENARIO: skip unsupported elements with a warning (listed in
     /// the record) instead of failing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "strict")]
     lenient: bool,
+    /// OpenSCENARIO and its road network: what is otherwise a warning (an
+    /// attribute never read, an unknown OpenDRIVE element, a dropped link)
+    /// is an error.
+    #[arg(long)]
+    strict: bool,
     /// Print a progress line per event.
     #[arg(long, short)]
     verbose: bool,
@@ -513,6 +518,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 route_id,
                 ego: args.ego.clone().unwrap_or_default(),
                 lenient: args.lenient,
+                strict: args.strict,
                 ..Default::default()
             }),
             index: i as u32,

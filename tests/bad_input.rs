@@ -293,6 +293,28 @@ async fn untidy_field_files_are_named_or_warned_never_silently_run() {
             .any(|w| w.contains("lnae") && w.contains(".xodr")),
         "{warnings:?}"
     );
+    // Strict: the same file is refused, naming the attribute and its line.
+    let mut req = alks_cut_in(
+        |s| s.replacen("<TeleportAction>", "<TeleportAction speeed=\"3\">", 1),
+        same,
+    );
+    req.options.as_mut().unwrap().strict = true;
+    let err = client.run_scenario(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("\"speeed\"") && err.message().contains(".xosc:92:"),
+        "{}",
+        err.message()
+    );
+    // Strict on the map: the misspelt element refuses the run (on the
+    // stream, where the map is read).
+    let mut req = alks_cut_in(same, |m| {
+        m.replacen("<right>", "<right><lnae id=\"-9\"/>", 1)
+    });
+    req.options.as_mut().unwrap().strict = true;
+    let r = atlas::client::run_one(&mut client, req, |_| {}).await;
+    let e = format!("{:#}", r.unwrap_err());
+    assert!(e.contains("lnae") && e.contains(".xodr"), "{e}");
 
     // A map that cannot be used: the error names the map's file (it comes
     // on the stream, once the run reads its map).

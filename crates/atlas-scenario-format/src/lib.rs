@@ -56,6 +56,8 @@ pub struct Options {
     /// OpenSCENARIO: unsupported elements that would change behaviour
     /// become warnings instead of errors.
     pub lenient: bool,
+    /// OpenSCENARIO: attributes never read are errors, not warnings.
+    pub strict: bool,
 }
 
 /// A scenario file that could not be read.

@@ -73,6 +73,7 @@ pub(crate) fn read(
     let opts = atlas_xosc::Options {
         lenient: opts.lenient,
         parameters: Vec::new(),
+        strict: opts.strict,
     };
     let (scenario, loaded) = atlas_xosc::read_str(text, file, files, &opts)?;
     Ok(XoscFile {

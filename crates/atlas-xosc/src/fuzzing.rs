@@ -32,6 +32,7 @@ pub fn exercise(data: &[u8]) {
         let opts = Options {
             lenient,
             parameters: Vec::new(),
+            strict: false,
         };
         let Ok((sc, _)) = read_str(text, "fuzz.xosc", &MemoryFiles(&files), &opts) else {
             continue;

@@ -103,6 +103,7 @@ fn read_lenient(text: &str, lenient: bool) -> Result<atlas_xosc::Scenario, atlas
         &Options {
             lenient,
             parameters: Vec::new(),
+            strict: false,
         },
     )
     .map(|(s, _)| s)
@@ -157,6 +158,7 @@ fn parameters_expressions_and_catalog_assignments_resolve() {
         &Options {
             lenient: false,
             parameters: vec![("V".into(), "12.5".into())],
+            strict: false,
         },
     )
     .unwrap();

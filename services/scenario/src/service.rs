@@ -377,6 +377,7 @@ impl Runner {
     ) -> Result<Loaded, Status> {
         let opts = atlas_scenario_format::Options {
             lenient: options.lenient,
+            strict: options.strict,
         };
         let (source, opendrive_xml, on_disk) = match &req.scenario {
             None => {

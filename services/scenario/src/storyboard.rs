@@ -260,7 +260,9 @@ pub async fn run(
         &x.map_xml,
         &x.map_name,
         &x.map_file,
-        &atlas_sim::LoadOptions::default(),
+        &atlas_sim::LoadOptions {
+            strict: options.strict,
+        },
     )
     .map_err(|e| RunError::Invalid(format!("{}: road network: {e}", x.scenario.file)))?;
     let seed = settings.seed.unwrap_or(0);

@@ -64,7 +64,7 @@ impl<'d, 'i> Reader<'d, 'i> {
     /// at: a misspelt attribute (`vaule=`) or one this player ignores.
     /// Elements read past whole ([`IGNORED`]) and deliberately unread
     /// attributes (`UNREAD_KNOWN`) are left out.
-    pub(super) fn unread_attributes(&self) -> Vec<String> {
+    pub(super) fn unread_attributes(&self) -> Vec<XoscError> {
         let read = self.read_attrs.borrow();
         // Elements read, and every element the reader went through to reach
         // them.
@@ -89,12 +89,12 @@ impl<'d, 'i> Reader<'d, 'i> {
                 {
                     continue;
                 }
-                out.push(format!(
-                    "{}:{}: <{}>: attribute {name:?} is not read (unknown to OpenSCENARIO, or \
-                     without effect here)",
-                    self.file,
-                    self.line(n),
-                    n.tag_name().name()
+                out.push(self.err(
+                    n,
+                    format!(
+                        "attribute {name:?} is not read (unknown to OpenSCENARIO, or without \
+                         effect here)"
+                    ),
                 ));
             }
         }

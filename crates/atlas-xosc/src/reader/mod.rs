@@ -54,6 +54,9 @@ pub struct Options {
     pub lenient: bool,
     /// Values overriding the document's ParameterDeclarations.
     pub parameters: Vec<(String, String)>,
+    /// Attributes the reader never reads (misspellings, ignored features)
+    /// are errors instead of warnings.
+    pub strict: bool,
 }
 
 /// Reads a scenario file from disk, its catalogs and road network from
@@ -96,7 +99,13 @@ pub fn read_str(
         read_attrs: Default::default(),
     };
     let mut sc = r.scenario(doc.root_element())?;
-    sc.warnings.extend(r.unread_attributes());
+    let unread = r.unread_attributes();
+    if opts.strict
+        && let Some(e) = unread.first()
+    {
+        return Err(e.clone());
+    }
+    sc.warnings.extend(unread.iter().map(|e| e.to_string()));
     Ok((sc, r.loaded))
 }
 

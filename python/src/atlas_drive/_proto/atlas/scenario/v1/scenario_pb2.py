@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n atlas/scenario/v1/scenario.proto\x12\x11\x61tlas.scenario.v1\"\xca\x01\n\x0eScenarioSource\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x15\n\ropendrive_xml\x18\x03 \x01(\t\x12;\n\x05\x66iles\x18\x04 \x03(\x0b\x32,.atlas.scenario.v1.ScenarioSource.FilesEntry\x12\x12\n\nfirst_line\x18\x05 \x01(\r\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x97\x02\n\nRunOptions\x12\x0e\n\x06sim_hz\x18\x01 \x01(\x01\x12\x12\n\ncontrol_hz\x18\x02 \x01(\x01\x12\x11\n\ttimeout_s\x18\x03 \x01(\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x16\n\x0eprogress_every\x18\x05 \x01(\r\x12\x13\n\x0b\x64river_addr\x18\x06 \x01(\t\x12\x0b\n\x03\x65go\x18\x07 \x01(\t\x12\x0f\n\x07lenient\x18\x08 \x01(\x08\x12\x14\n\x0crecord_trace\x18\x14 \x01(\x08\x12\x37\n\x07traffic\x18\x15 \x01(\x0b\x32!.atlas.scenario.v1.TrafficOptionsH\x01\x88\x01\x01\x12\x10\n\x08route_id\x18\x16 \x01(\tB\x07\n\x05_seedB\n\n\x08_traffic\"7\n\x0eTrafficOptions\x12\x10\n\x08vehicles\x18\x01 \x01(\r\x12\x13\n\x0bpedestrians\x18\x02 \x01(\r\"\xa4\x01\n\x12RunScenarioRequest\x12\x0e\n\x04path\x18\x01 \x01(\tH\x00\x12\x33\n\x06source\x18\x02 \x01(\x0b\x32!.atlas.scenario.v1.ScenarioSourceH\x00\x12.\n\x07options\x18\x03 \x01(\x0b\x32\x1d.atlas.scenario.v1.RunOptions\x12\r\n\x05index\x18\x04 \x01(\rB\n\n\x08scenario\"v\n\x07Started\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08scenario\x18\x02 \x01(\t\x12\x0b\n\x03map\x18\x03 \x01(\t\x12\x14\n\x0croute_length\x18\x04 \x01(\x01\x12\x10\n\x08world_id\x18\x05 \x01(\t\x12\x14\n\x0csession_uuid\x18\x06 \x01(\t\"x\n\x08Progress\x12\x0c\n\x04step\x18\x01 \x01(\x04\x12\x12\n\nsim_time_s\x18\x02 \x01(\x01\x12\x18\n\x10route_completion\x18\x03 \x01(\x01\x12\r\n\x05speed\x18\x04 \x01(\x01\x12\t\n\x01x\x18\x05 \x01(\x01\x12\t\n\x01y\x18\x06 \x01(\x01\x12\x0b\n\x03yaw\x18\x07 \x01(\x01\"Y\n\nInfraction\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nsim_time_s\x18\x03 \x01(\x01\x12\t\n\x01x\x18\x04 \x01(\x01\x12\t\n\x01y\x18\x05 \x01(\x01\"L\n\x06Scores\x12\x13\n\x0bscore_route\x18\x01 \x01(\x01\x12\x15\n\rscore_penalty\x18\x02 \x01(\x01\x12\x16\n\x0escore_composed\x18\x03 \x01(\x01\"\x89\x02\n\x04Meta\x12\x14\n\x0croute_length\x18\x01 \x01(\x01\x12\x15\n\rduration_game\x18\x02 \x01(\x01\x12\x17\n\x0f\x64uration_system\x18\x03 \x01(\x01\x12\x10\n\x08warnings\x18\x04 \x03(\t\x12\x39\n\x0froute_scenarios\x18\n \x03(\x0b\x32 .atlas.scenario.v1.RouteScenario\x12\x18\n\x10traffic_vehicles\x18\x0b \x01(\r\x12\x1b\n\x13traffic_pedestrians\x18\x0c \x01(\r\x12\x37\n\rpass_criteria\x18\r \x03(\x0b\x32 .atlas.scenario.v1.PassCriterion\"=\n\rPassCriterion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06result\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"^\n\rRouteScenario\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\t\n\x01x\x18\x03 \x01(\x01\x12\t\n\x01y\x18\x04 \x01(\x01\x12\x0b\n\x03yaw\x18\x05 \x01(\x01\x12\x0e\n\x06status\x18\x06 \x01(\t\"_\n\x06Timing\x12\x15\n\rcontrol_steps\x18\x01 \x01(\x04\x12\x13\n\x0bstep_p50_ms\x18\x02 \x01(\x01\x12\x13\n\x0bstep_p99_ms\x18\x03 \x01(\x01\x12\x14\n\x0cstep_mean_ms\x18\x04 \x01(\x01\"\xa3\x02\n\x0bRouteRecord\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08route_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x17\n\x0fnum_infractions\x18\x04 \x01(\r\x12\x32\n\x0binfractions\x18\x05 \x03(\x0b\x32\x1d.atlas.scenario.v1.Infraction\x12)\n\x06scores\x18\x06 \x01(\x0b\x32\x19.atlas.scenario.v1.Scores\x12%\n\x04meta\x18\x07 \x01(\x0b\x32\x17.atlas.scenario.v1.Meta\x12)\n\x06timing\x18\x08 \x01(\x0b\x32\x19.atlas.scenario.v1.Timing\x12\x0c\n\x04seed\x18\t \x01(\x04\x12\x0b\n\x03map\x18\n \x01(\t\"c\n\x08\x46inished\x12.\n\x06record\x18\x01 \x01(\x0b\x32\x1e.atlas.scenario.v1.RouteRecord\x12\'\n\x05trace\x18\x02 \x01(\x0b\x32\x18.atlas.scenario.v1.Trace\"\x98\x01\n\nActorTrack\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\r\n\x05steps\x18\x05 \x03(\r\x12\t\n\x01x\x18\x06 \x03(\x02\x12\t\n\x01y\x18\x07 \x03(\x02\x12\t\n\x01z\x18\x08 \x03(\x02\x12\x0f\n\x07heading\x18\t \x03(\x02\x12\r\n\x05speed\x18\n \x03(\x02\"\x93\x01\n\nTraceEvent\x12\x12\n\nsim_time_s\x18\x01 \x01(\x01\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x04 \x01(\x04\x12\x16\n\x0eother_actor_id\x18\x05 \x01(\x04\x12\t\n\x01x\x18\x06 \x01(\x01\x12\t\n\x01y\x18\x07 \x01(\x01\x12\x12\n\ninfraction\x18\x08 \x01(\x08\"\xcc\x01\n\x05Trace\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x14\n\x0c\x65go_actor_id\x18\x02 \x01(\x04\x12\r\n\x05times\x18\x03 \x03(\x01\x12-\n\x06tracks\x18\x04 \x03(\x0b\x32\x1d.atlas.scenario.v1.ActorTrack\x12-\n\x06\x65vents\x18\x05 \x03(\x0b\x32\x1d.atlas.scenario.v1.TraceEvent\x12\x0f\n\x07route_x\x18\x06 \x03(\x02\x12\x0f\n\x07route_y\x18\x07 \x03(\x02\x12\x11\n\ttruncated\x18\x08 \x01(\x08\"\xd8\x01\n\x08RunEvent\x12-\n\x07started\x18\x01 \x01(\x0b\x32\x1a.atlas.scenario.v1.StartedH\x00\x12/\n\x08progress\x18\x02 \x01(\x0b\x32\x1b.atlas.scenario.v1.ProgressH\x00\x12\x33\n\ninfraction\x18\x03 \x01(\x0b\x32\x1d.atlas.scenario.v1.InfractionH\x00\x12/\n\x08\x66inished\x18\x04 \x01(\x0b\x32\x1b.atlas.scenario.v1.FinishedH\x00\x42\x06\n\x04kind\"\x16\n\x14ListScenariosRequest\"8\n\rScenarioEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0b\n\x03map\x18\x03 \x01(\t\"L\n\x15ListScenariosResponse\x12\x33\n\tscenarios\x18\x01 \x03(\x0b\x32 .atlas.scenario.v1.ScenarioEntry2\xc9\x01\n\x0eScenarioRunner\x12S\n\x0bRunScenario\x12%.atlas.scenario.v1.RunScenarioRequest\x1a\x1b.atlas.scenario.v1.RunEvent0\x01\x12\x62\n\rListScenarios\x12\'.atlas.scenario.v1.ListScenariosRequest\x1a(.atlas.scenario.v1.ListScenariosResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n atlas/scenario/v1/scenario.proto\x12\x11\x61tlas.scenario.v1\"\xca\x01\n\x0eScenarioSource\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x15\n\ropendrive_xml\x18\x03 \x01(\t\x12;\n\x05\x66iles\x18\x04 \x03(\x0b\x32,.atlas.scenario.v1.ScenarioSource.FilesEntry\x12\x12\n\nfirst_line\x18\x05 \x01(\r\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x02\n\nRunOptions\x12\x0e\n\x06sim_hz\x18\x01 \x01(\x01\x12\x12\n\ncontrol_hz\x18\x02 \x01(\x01\x12\x11\n\ttimeout_s\x18\x03 \x01(\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x16\n\x0eprogress_every\x18\x05 \x01(\r\x12\x13\n\x0b\x64river_addr\x18\x06 \x01(\t\x12\x0b\n\x03\x65go\x18\x07 \x01(\t\x12\x0f\n\x07lenient\x18\x08 \x01(\x08\x12\x0e\n\x06strict\x18\x17 \x01(\x08\x12\x14\n\x0crecord_trace\x18\x14 \x01(\x08\x12\x37\n\x07traffic\x18\x15 \x01(\x0b\x32!.atlas.scenario.v1.TrafficOptionsH\x01\x88\x01\x01\x12\x10\n\x08route_id\x18\x16 \x01(\tB\x07\n\x05_seedB\n\n\x08_traffic\"7\n\x0eTrafficOptions\x12\x10\n\x08vehicles\x18\x01 \x01(\r\x12\x13\n\x0bpedestrians\x18\x02 \x01(\r\"\xa4\x01\n\x12RunScenarioRequest\x12\x0e\n\x04path\x18\x01 \x01(\tH\x00\x12\x33\n\x06source\x18\x02 \x01(\x0b\x32!.atlas.scenario.v1.ScenarioSourceH\x00\x12.\n\x07options\x18\x03 \x01(\x0b\x32\x1d.atlas.scenario.v1.RunOptions\x12\r\n\x05index\x18\x04 \x01(\rB\n\n\x08scenario\"v\n\x07Started\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08scenario\x18\x02 \x01(\t\x12\x0b\n\x03map\x18\x03 \x01(\t\x12\x14\n\x0croute_length\x18\x04 \x01(\x01\x12\x10\n\x08world_id\x18\x05 \x01(\t\x12\x14\n\x0csession_uuid\x18\x06 \x01(\t\"x\n\x08Progress\x12\x0c\n\x04step\x18\x01 \x01(\x04\x12\x12\n\nsim_time_s\x18\x02 \x01(\x01\x12\x18\n\x10route_completion\x18\x03 \x01(\x01\x12\r\n\x05speed\x18\x04 \x01(\x01\x12\t\n\x01x\x18\x05 \x01(\x01\x12\t\n\x01y\x18\x06 \x01(\x01\x12\x0b\n\x03yaw\x18\x07 \x01(\x01\"Y\n\nInfraction\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nsim_time_s\x18\x03 \x01(\x01\x12\t\n\x01x\x18\x04 \x01(\x01\x12\t\n\x01y\x18\x05 \x01(\x01\"L\n\x06Scores\x12\x13\n\x0bscore_route\x18\x01 \x01(\x01\x12\x15\n\rscore_penalty\x18\x02 \x01(\x01\x12\x16\n\x0escore_composed\x18\x03 \x01(\x01\"\x89\x02\n\x04Meta\x12\x14\n\x0croute_length\x18\x01 \x01(\x01\x12\x15\n\rduration_game\x18\x02 \x01(\x01\x12\x17\n\x0f\x64uration_system\x18\x03 \x01(\x01\x12\x10\n\x08warnings\x18\x04 \x03(\t\x12\x39\n\x0froute_scenarios\x18\n \x03(\x0b\x32 .atlas.scenario.v1.RouteScenario\x12\x18\n\x10traffic_vehicles\x18\x0b \x01(\r\x12\x1b\n\x13traffic_pedestrians\x18\x0c \x01(\r\x12\x37\n\rpass_criteria\x18\r \x03(\x0b\x32 .atlas.scenario.v1.PassCriterion\"=\n\rPassCriterion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06result\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"^\n\rRouteScenario\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\t\n\x01x\x18\x03 \x01(\x01\x12\t\n\x01y\x18\x04 \x01(\x01\x12\x0b\n\x03yaw\x18\x05 \x01(\x01\x12\x0e\n\x06status\x18\x06 \x01(\t\"_\n\x06Timing\x12\x15\n\rcontrol_steps\x18\x01 \x01(\x04\x12\x13\n\x0bstep_p50_ms\x18\x02 \x01(\x01\x12\x13\n\x0bstep_p99_ms\x18\x03 \x01(\x01\x12\x14\n\x0cstep_mean_ms\x18\x04 \x01(\x01\"\xa3\x02\n\x0bRouteRecord\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08route_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x17\n\x0fnum_infractions\x18\x04 \x01(\r\x12\x32\n\x0binfractions\x18\x05 \x03(\x0b\x32\x1d.atlas.scenario.v1.Infraction\x12)\n\x06scores\x18\x06 \x01(\x0b\x32\x19.atlas.scenario.v1.Scores\x12%\n\x04meta\x18\x07 \x01(\x0b\x32\x17.atlas.scenario.v1.Meta\x12)\n\x06timing\x18\x08 \x01(\x0b\x32\x19.atlas.scenario.v1.Timing\x12\x0c\n\x04seed\x18\t \x01(\x04\x12\x0b\n\x03map\x18\n \x01(\t\"c\n\x08\x46inished\x12.\n\x06record\x18\x01 \x01(\x0b\x32\x1e.atlas.scenario.v1.RouteRecord\x12\'\n\x05trace\x18\x02 \x01(\x0b\x32\x18.atlas.scenario.v1.Trace\"\x98\x01\n\nActorTrack\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\r\n\x05steps\x18\x05 \x03(\r\x12\t\n\x01x\x18\x06 \x03(\x02\x12\t\n\x01y\x18\x07 \x03(\x02\x12\t\n\x01z\x18\x08 \x03(\x02\x12\x0f\n\x07heading\x18\t \x03(\x02\x12\r\n\x05speed\x18\n \x03(\x02\"\x93\x01\n\nTraceEvent\x12\x12\n\nsim_time_s\x18\x01 \x01(\x01\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x04 \x01(\x04\x12\x16\n\x0eother_actor_id\x18\x05 \x01(\x04\x12\t\n\x01x\x18\x06 \x01(\x01\x12\t\n\x01y\x18\x07 \x01(\x01\x12\x12\n\ninfraction\x18\x08 \x01(\x08\"\xcc\x01\n\x05Trace\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x14\n\x0c\x65go_actor_id\x18\x02 \x01(\x04\x12\r\n\x05times\x18\x03 \x03(\x01\x12-\n\x06tracks\x18\x04 \x03(\x0b\x32\x1d.atlas.scenario.v1.ActorTrack\x12-\n\x06\x65vents\x18\x05 \x03(\x0b\x32\x1d.atlas.scenario.v1.TraceEvent\x12\x0f\n\x07route_x\x18\x06 \x03(\x02\x12\x0f\n\x07route_y\x18\x07 \x03(\x02\x12\x11\n\ttruncated\x18\x08 \x01(\x08\"\xd8\x01\n\x08RunEvent\x12-\n\x07started\x18\x01 \x01(\x0b\x32\x1a.atlas.scenario.v1.StartedH\x00\x12/\n\x08progress\x18\x02 \x01(\x0b\x32\x1b.atlas.scenario.v1.ProgressH\x00\x12\x33\n\ninfraction\x18\x03 \x01(\x0b\x32\x1d.atlas.scenario.v1.InfractionH\x00\x12/\n\x08\x66inished\x18\x04 \x01(\x0b\x32\x1b.atlas.scenario.v1.FinishedH\x00\x42\x06\n\x04kind\"\x16\n\x14ListScenariosRequest\"8\n\rScenarioEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0b\n\x03map\x18\x03 \x01(\t\"L\n\x15ListScenariosResponse\x12\x33\n\tscenarios\x18\x01 \x03(\x0b\x32 .atlas.scenario.v1.ScenarioEntry2\xc9\x01\n\x0eScenarioRunner\x12S\n\x0bRunScenario\x12%.atlas.scenario.v1.RunScenarioRequest\x1a\x1b.atlas.scenario.v1.RunEvent0\x01\x12\x62\n\rListScenarios\x12\'.atlas.scenario.v1.ListScenariosRequest\x1a(.atlas.scenario.v1.ListScenariosResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,45 +39,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCENARIOSOURCE_FILESENTRY']._serialized_start=214
   _globals['_SCENARIOSOURCE_FILESENTRY']._serialized_end=258
   _globals['_RUNOPTIONS']._serialized_start=261
-  _globals['_RUNOPTIONS']._serialized_end=540
-  _globals['_TRAFFICOPTIONS']._serialized_start=542
-  _globals['_TRAFFICOPTIONS']._serialized_end=597
-  _globals['_RUNSCENARIOREQUEST']._serialized_start=600
-  _globals['_RUNSCENARIOREQUEST']._serialized_end=764
-  _globals['_STARTED']._serialized_start=766
-  _globals['_STARTED']._serialized_end=884
-  _globals['_PROGRESS']._serialized_start=886
-  _globals['_PROGRESS']._serialized_end=1006
-  _globals['_INFRACTION']._serialized_start=1008
-  _globals['_INFRACTION']._serialized_end=1097
-  _globals['_SCORES']._serialized_start=1099
-  _globals['_SCORES']._serialized_end=1175
-  _globals['_META']._serialized_start=1178
-  _globals['_META']._serialized_end=1443
-  _globals['_PASSCRITERION']._serialized_start=1445
-  _globals['_PASSCRITERION']._serialized_end=1506
-  _globals['_ROUTESCENARIO']._serialized_start=1508
-  _globals['_ROUTESCENARIO']._serialized_end=1602
-  _globals['_TIMING']._serialized_start=1604
-  _globals['_TIMING']._serialized_end=1699
-  _globals['_ROUTERECORD']._serialized_start=1702
-  _globals['_ROUTERECORD']._serialized_end=1993
-  _globals['_FINISHED']._serialized_start=1995
-  _globals['_FINISHED']._serialized_end=2094
-  _globals['_ACTORTRACK']._serialized_start=2097
-  _globals['_ACTORTRACK']._serialized_end=2249
-  _globals['_TRACEEVENT']._serialized_start=2252
-  _globals['_TRACEEVENT']._serialized_end=2399
-  _globals['_TRACE']._serialized_start=2402
-  _globals['_TRACE']._serialized_end=2606
-  _globals['_RUNEVENT']._serialized_start=2609
-  _globals['_RUNEVENT']._serialized_end=2825
-  _globals['_LISTSCENARIOSREQUEST']._serialized_start=2827
-  _globals['_LISTSCENARIOSREQUEST']._serialized_end=2849
-  _globals['_SCENARIOENTRY']._serialized_start=2851
-  _globals['_SCENARIOENTRY']._serialized_end=2907
-  _globals['_LISTSCENARIOSRESPONSE']._serialized_start=2909
-  _globals['_LISTSCENARIOSRESPONSE']._serialized_end=2985
-  _globals['_SCENARIORUNNER']._serialized_start=2988
-  _globals['_SCENARIORUNNER']._serialized_end=3189
+  _globals['_RUNOPTIONS']._serialized_end=556
+  _globals['_TRAFFICOPTIONS']._serialized_start=558
+  _globals['_TRAFFICOPTIONS']._serialized_end=613
+  _globals['_RUNSCENARIOREQUEST']._serialized_start=616
+  _globals['_RUNSCENARIOREQUEST']._serialized_end=780
+  _globals['_STARTED']._serialized_start=782
+  _globals['_STARTED']._serialized_end=900
+  _globals['_PROGRESS']._serialized_start=902
+  _globals['_PROGRESS']._serialized_end=1022
+  _globals['_INFRACTION']._serialized_start=1024
+  _globals['_INFRACTION']._serialized_end=1113
+  _globals['_SCORES']._serialized_start=1115
+  _globals['_SCORES']._serialized_end=1191
+  _globals['_META']._serialized_start=1194
+  _globals['_META']._serialized_end=1459
+  _globals['_PASSCRITERION']._serialized_start=1461
+  _globals['_PASSCRITERION']._serialized_end=1522
+  _globals['_ROUTESCENARIO']._serialized_start=1524
+  _globals['_ROUTESCENARIO']._serialized_end=1618
+  _globals['_TIMING']._serialized_start=1620
+  _globals['_TIMING']._serialized_end=1715
+  _globals['_ROUTERECORD']._serialized_start=1718
+  _globals['_ROUTERECORD']._serialized_end=2009
+  _globals['_FINISHED']._serialized_start=2011
+  _globals['_FINISHED']._serialized_end=2110
+  _globals['_ACTORTRACK']._serialized_start=2113
+  _globals['_ACTORTRACK']._serialized_end=2265
+  _globals['_TRACEEVENT']._serialized_start=2268
+  _globals['_TRACEEVENT']._serialized_end=2415
+  _globals['_TRACE']._serialized_start=2418
+  _globals['_TRACE']._serialized_end=2622
+  _globals['_RUNEVENT']._serialized_start=2625
+  _globals['_RUNEVENT']._serialized_end=2841
+  _globals['_LISTSCENARIOSREQUEST']._serialized_start=2843
+  _globals['_LISTSCENARIOSREQUEST']._serialized_end=2865
+  _globals['_SCENARIOENTRY']._serialized_start=2867
+  _globals['_SCENARIOENTRY']._serialized_end=2923
+  _globals['_LISTSCENARIOSRESPONSE']._serialized_start=2925
+  _globals['_LISTSCENARIOSRESPONSE']._serialized_end=3001
+  _globals['_SCENARIORUNNER']._serialized_start=3004
+  _globals['_SCENARIORUNNER']._serialized_end=3205
 # @@protoc_insertion_point(module_scope)

@@ -29,7 +29,7 @@ class ScenarioSource(_message.Message):
     def __init__(self, file_name: _Optional[str] = ..., content: _Optional[str] = ..., opendrive_xml: _Optional[str] = ..., files: _Optional[_Mapping[str, str]] = ..., first_line: _Optional[int] = ...) -> None: ...
 
 class RunOptions(_message.Message):
-    __slots__ = ("sim_hz", "control_hz", "timeout_s", "seed", "progress_every", "driver_addr", "ego", "lenient", "record_trace", "traffic", "route_id")
+    __slots__ = ("sim_hz", "control_hz", "timeout_s", "seed", "progress_every", "driver_addr", "ego", "lenient", "strict", "record_trace", "traffic", "route_id")
     SIM_HZ_FIELD_NUMBER: _ClassVar[int]
     CONTROL_HZ_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class RunOptions(_message.Message):
     DRIVER_ADDR_FIELD_NUMBER: _ClassVar[int]
     EGO_FIELD_NUMBER: _ClassVar[int]
     LENIENT_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
     RECORD_TRACE_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_FIELD_NUMBER: _ClassVar[int]
     ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -49,10 +50,11 @@ class RunOptions(_message.Message):
     driver_addr: str
     ego: str
     lenient: bool
+    strict: bool
     record_trace: bool
     traffic: TrafficOptions
     route_id: str
-    def __init__(self, sim_hz: _Optional[float] = ..., control_hz: _Optional[float] = ..., timeout_s: _Optional[float] = ..., seed: _Optional[int] = ..., progress_every: _Optional[int] = ..., driver_addr: _Optional[str] = ..., ego: _Optional[str] = ..., lenient: _Optional[bool] = ..., record_trace: _Optional[bool] = ..., traffic: _Optional[_Union[TrafficOptions, _Mapping]] = ..., route_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, sim_hz: _Optional[float] = ..., control_hz: _Optional[float] = ..., timeout_s: _Optional[float] = ..., seed: _Optional[int] = ..., progress_every: _Optional[int] = ..., driver_addr: _Optional[str] = ..., ego: _Optional[str] = ..., lenient: _Optional[bool] = ..., strict: _Optional[bool] = ..., record_trace: _Optional[bool] = ..., traffic: _Optional[_Union[TrafficOptions, _Mapping]] = ..., route_id: _Optional[str] = ...) -> None: ...
 
 class TrafficOptions(_message.Message):
     __slots__ = ("vehicles", "pedestrians")
