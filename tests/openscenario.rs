@@ -117,7 +117,7 @@ async fn bad_openscenario_input_is_invalid_argument() {
     let mut source = atlas::client::source(&file).unwrap();
     source.content = source.content.replacen(
         "<PrivateAction>",
-        "<PrivateAction><SynchronizeAction masterEntityRef=\"Ego\"/></PrivateAction><PrivateAction>",
+        "<PrivateAction><LateralAction><LateralDistanceAction entityRef=\"Ego\" continuous=\"false\"/></LateralAction></PrivateAction><PrivateAction>",
         1,
     );
     let mut client = atlas::client::connect(&addr).await.unwrap();
@@ -134,7 +134,7 @@ async fn bad_openscenario_input_is_invalid_argument() {
     let err = client.run_scenario(req(false)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(
-        err.message().contains("SynchronizeAction"),
+        err.message().contains("LateralDistanceAction"),
         "{}",
         err.message()
     );
@@ -144,7 +144,7 @@ async fn bad_openscenario_input_is_invalid_argument() {
         .unwrap();
     let warnings = &rec.meta.unwrap().warnings;
     assert!(
-        warnings.iter().any(|w| w.contains("SynchronizeAction")),
+        warnings.iter().any(|w| w.contains("LateralDistanceAction")),
         "{warnings:?}"
     );
     // A catalog the client did not send.

@@ -37,6 +37,16 @@ fn action_entities(a: &ActionKind) -> Vec<&str> {
                 out.extend(position_entity(p))
             }
             PrivateAction::AssignRoute(ps) => out.extend(ps.iter().filter_map(position_entity)),
+            PrivateAction::Synchronize {
+                master,
+                master_target,
+                target,
+                ..
+            } => {
+                out.push(master.as_str());
+                out.extend(position_entity(master_target));
+                out.extend(position_entity(target));
+            }
             PrivateAction::FollowTrajectory { vertices, .. } => {
                 out.extend(vertices.iter().filter_map(|v| position_entity(&v.position)))
             }

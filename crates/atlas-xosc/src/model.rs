@@ -237,6 +237,14 @@ pub enum PrivateAction {
         lateral: bool,
         longitudinal: bool,
     },
+    /// SynchronizeAction: arrive at `target` when `master` arrives at
+    /// `master_target`, at `final_speed` when given.
+    Synchronize {
+        master: String,
+        master_target: Position,
+        target: Position,
+        final_speed: Option<FinalSpeed>,
+    },
     /// OverrideControllerValueAction (1.0–1.2): pedal, steering wheel,
     /// gear and brake overrides of the entity's controller.
     OverrideControls(ControlOverrides),
@@ -250,6 +258,17 @@ pub enum PrivateAction {
     },
     /// Visibility and appearance: accepted, no effect on motion.
     Accepted(&'static str),
+}
+
+/// A SynchronizeAction's speed on arrival.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FinalSpeed {
+    Absolute(f64),
+    /// The master's speed plus `value` (delta) or times it (factor).
+    RelativeToMaster {
+        value: f64,
+        factor: bool,
+    },
 }
 
 /// One override of an OverrideControllerValueAction: `None` leaves the

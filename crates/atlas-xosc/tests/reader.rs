@@ -325,16 +325,16 @@ fn unknown_elements_name_element_and_line() {
     let text = doc(
         "",
         r#"<Private entityRef="Ego">
-        <PrivateAction><SynchronizeAction masterEntityRef="Other"/></PrivateAction>
+        <PrivateAction><LateralAction><LateralDistanceAction entityRef="Other" continuous="false"/></LateralAction></PrivateAction>
       </Private>"#,
         "",
         STOP_AT_20,
     );
     let e = read(&text).unwrap_err();
-    assert_eq!(e.element, "SynchronizeAction");
+    assert_eq!(e.element, "LateralDistanceAction");
     let line = text
         .lines()
-        .position(|l| l.contains("SynchronizeAction"))
+        .position(|l| l.contains("LateralDistanceAction"))
         .unwrap() as u32
         + 1;
     assert_eq!(e.line, line);
@@ -343,7 +343,7 @@ fn unknown_elements_name_element_and_line() {
     let sc = read_lenient(&text, true).unwrap();
     assert_eq!(sc.warnings.len(), 1);
     assert!(
-        sc.warnings[0].contains("SynchronizeAction"),
+        sc.warnings[0].contains("LateralDistanceAction"),
         "{:?}",
         sc.warnings
     );
@@ -440,4 +440,37 @@ fn the_fuzz_body_survives_the_seeds_and_their_mutations() {
             atlas_xosc::fuzzing::exercise(&m);
         }
     }
+}
+
+#[test]
+fn synchronize_action_arrives_with_the_master_at_the_final_speed() {
+    // Other (lane -2, s 30) drives at 20 m/s and reaches s 230 at t = 10 s;
+    // Ego (s 10, 10 m/s) must be at s 160 then, at 20 m/s: a linear ramp
+    // 10 → 20 m/s over the 10 s covers exactly the 150 m.
+    let other_speed = r#"<Private entityRef="Other"><PrivateAction><LongitudinalAction><SpeedAction>
+      <SpeedActionDynamics dynamicsShape="step" dynamicsDimension="time" value="0"/>
+      <SpeedActionTarget><AbsoluteTargetSpeed value="20"/></SpeedActionTarget>
+    </SpeedAction></LongitudinalAction></PrivateAction></Private>"#;
+    let sync = r#"<PrivateAction><SynchronizeAction masterEntityRef="Other">
+      <TargetPositionMaster><LanePosition roadId="1" laneId="-2" s="230" offset="0"/></TargetPositionMaster>
+      <TargetPosition><LanePosition roadId="1" laneId="-1" s="160" offset="0"/></TargetPosition>
+      <FinalSpeed><AbsoluteSpeed value="20"/></FinalSpeed>
+    </SynchronizeAction></PrivateAction>"#;
+    let mut p = player(&doc(
+        "",
+        other_speed,
+        &story(sync, &time_trigger(0.0, 0.0, "none")),
+        STOP_AT_20,
+    ));
+    run_to(&mut p, 10.0);
+    let ego = p.entity("Ego").unwrap();
+    let s = ego.lane.as_ref().unwrap().s;
+    assert!(
+        (s - 160.0).abs() < 1.5,
+        "ego at s {s} when the master arrives"
+    );
+    run_to(&mut p, 10.5);
+    assert_eq!(p.element_state("X"), Some("complete"));
+    let ego = p.entity("Ego").unwrap();
+    assert!((ego.speed - 20.0).abs() < 1e-9, "final speed {}", ego.speed);
 }

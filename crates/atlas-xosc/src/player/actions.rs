@@ -147,6 +147,31 @@ impl Player {
                 self.entities[i].route = vec![(r.x, r.y)];
                 Ok(true)
             }
+            PrivateAction::Synchronize {
+                master,
+                master_target,
+                target,
+                final_speed,
+            } => {
+                let m = self
+                    .index(master)
+                    .ok_or_else(|| self.fail(format!("line {line}: unknown entity {master:?}")))?;
+                let mt = self.resolve(master_target, line)?;
+                let t = self.resolve(target, line)?;
+                self.drop_long(i, owner);
+                self.entities[i].long = Some(Long {
+                    owner,
+                    kind: LongKind::Sync {
+                        master: m,
+                        mx: mt.x,
+                        my: mt.y,
+                        tx: t.x,
+                        ty: t.y,
+                        final_speed: final_speed.clone(),
+                    },
+                });
+                Ok(false)
+            }
             PrivateAction::OverrideControls(o) => {
                 self.entities[i].overrides.apply(o);
                 if o.sets_any() && !self.entities[i].external {

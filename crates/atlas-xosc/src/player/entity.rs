@@ -128,6 +128,16 @@ pub(super) enum LongKind {
         /// Continuous relative target: keeps tracking the entity + delta.
         track: Option<(String, f64, bool)>,
     },
+    /// Arrive at (tx, ty) when `master` arrives at (mx, my)
+    /// (SynchronizeAction), at `final_speed` when given.
+    Sync {
+        master: usize,
+        mx: f64,
+        my: f64,
+        tx: f64,
+        ty: f64,
+        final_speed: Option<crate::model::FinalSpeed>,
+    },
     /// Keep a gap to an entity (continuous LongitudinalDistanceAction).
     Gap {
         entity: String,

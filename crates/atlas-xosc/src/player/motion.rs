@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::entity::{LongKind, PathCtl};
 use super::{PlayError, Player, STILL};
-use crate::model::EntityKind;
+use crate::model::{EntityKind, FinalSpeed};
 use crate::position;
 use crate::shapes;
 
@@ -69,6 +69,42 @@ impl Player {
                         Some(t) => *v0 + (*v1 - *v0) * shapes::fraction(*shape, *elapsed / *t),
                         None => *v0,
                     };
+                }
+                LongKind::Sync {
+                    master,
+                    mx,
+                    my,
+                    tx,
+                    ty,
+                    final_speed,
+                } => {
+                    let me = &self.entities[i];
+                    let m = &self.entities[*master];
+                    let d_master = (m.x - *mx).hypot(m.y - *my);
+                    let d_me = (me.x - *tx).hypot(me.y - *ty);
+                    let vf = final_speed.as_ref().map(|f| match f {
+                        FinalSpeed::Absolute(v) => *v,
+                        FinalSpeed::RelativeToMaster {
+                            value,
+                            factor: true,
+                        } => m.speed * value,
+                        FinalSpeed::RelativeToMaster { value, .. } => m.speed + value,
+                    });
+                    if d_master <= (m.speed * dt).max(0.5) {
+                        // The master has arrived: so has the action.
+                        v = vf.unwrap_or(v);
+                        finished = true;
+                    } else if m.speed > 1e-3 {
+                        // Re-planned every step: the master's time to go at
+                        // its speed; a linear ramp to the final speed (or a
+                        // constant speed) covering my distance in it.
+                        let t_go = d_master / m.speed;
+                        v = match vf {
+                            Some(vf) => 2.0 * d_me / t_go - vf,
+                            None => d_me / t_go,
+                        }
+                        .clamp(0.0, 70.0);
+                    }
                 }
                 LongKind::Gap {
                     entity,

@@ -16,6 +16,7 @@ impl<'d, 'i> Reader<'d, 'i> {
             "LateralAction" => self.lateral_action(c)?,
             "TeleportAction" => Some(PrivateAction::Teleport(self.position_in(c)?)),
             "RoutingAction" => self.routing_action(c)?,
+            "SynchronizeAction" => Some(self.synchronize(c)?),
             "ActivateControllerAction" => Some(self.activate(c)?),
             "ControllerAction" => self.controller_action(c)?,
             "VisibilityAction" => Some(PrivateAction::Accepted("VisibilityAction")),
@@ -217,6 +218,46 @@ impl<'d, 'i> Reader<'d, 'i> {
             }
         }
         Ok(best)
+    }
+
+    /// A SynchronizeAction: the master and both target positions, and the
+    /// final speed (absolute, or relative to the master's) when given.
+    fn synchronize(&mut self, c: Node<'d, 'i>) -> R<PrivateAction> {
+        let master = self.string(c, "masterEntityRef")?;
+        // Both targets are positions themselves (the choice inside).
+        let master_target = self.position(self.req_child(c, "TargetPositionMaster")?)?;
+        let target = self.position(self.req_child(c, "TargetPosition")?)?;
+        for a in ["targetToleranceMaster", "targetTolerance"] {
+            self.touch(c, a);
+        }
+        let final_speed = match self.child(c, "FinalSpeed") {
+            None => None,
+            Some(f) => {
+                let s = self.choice(f)?;
+                Some(match s.tag_name().name() {
+                    "AbsoluteSpeed" => FinalSpeed::Absolute(self.num(s, "value")?),
+                    "RelativeSpeedToMaster" => FinalSpeed::RelativeToMaster {
+                        value: self.num(s, "value")?,
+                        factor: match self.string(s, "speedTargetValueType")?.as_str() {
+                            "delta" => false,
+                            "factor" => true,
+                            other => {
+                                return Err(
+                                    self.err(s, format!("unknown speedTargetValueType {other:?}"))
+                                );
+                            }
+                        },
+                    },
+                    _ => return Err(self.err(s, "unknown final speed")),
+                })
+            }
+        };
+        Ok(PrivateAction::Synchronize {
+            master,
+            master_target,
+            target,
+            final_speed,
+        })
     }
 
     fn assign_controller(&mut self, a: Node<'d, 'i>) -> R<PrivateAction> {
