@@ -316,6 +316,27 @@ async fn untidy_field_files_are_named_or_warned_never_silently_run() {
     let e = format!("{:#}", r.unwrap_err());
     assert!(e.contains("lnae") && e.contains(".xodr"), "{e}");
 
+    // A link to a junction the map does not have (as SUMO exports write
+    // them): the map loads as CARLA and esmini load it, the link dropped
+    // and named in the record.
+    let req = alks_cut_in(same, |m| {
+        m.replacen(
+            "<link></link>",
+            "<link><predecessor elementType=\"junction\" elementId=\"4\"/></link>",
+            1,
+        )
+    });
+    let rec = atlas::client::run_one(&mut client, req, |_| {})
+        .await
+        .unwrap();
+    let warnings = &rec.meta.as_ref().unwrap().warnings;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("\"4\"") && w.contains(".xodr")),
+        "{warnings:?}"
+    );
+
     // A map that cannot be used: the error names the map's file (it comes
     // on the stream, once the run reads its map).
     let req = alks_cut_in(same, |m| m[..m.len() / 2].to_owned());
