@@ -236,6 +236,23 @@ fn alks_cut_in(
     }
 }
 
+/// The warnings of the record of a run that must go ahead.
+async fn warnings_of(
+    client: &mut pb::scenario_runner_client::ScenarioRunnerClient<tonic::transport::Channel>,
+    req: pb::RunScenarioRequest,
+) -> Vec<String> {
+    let rec = atlas::client::run_one(client, req, |_| {}).await.unwrap();
+    rec.meta.unwrap().warnings
+}
+
+/// Some warning contains every one of `parts`.
+fn warned(warnings: &[String], parts: &[&str]) {
+    assert!(
+        warnings.iter().any(|w| parts.iter().all(|p| w.contains(p))),
+        "no warning with {parts:?} in {warnings:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untidy_field_files_are_named_or_warned_never_silently_run() {
     let stack = local_stack().await;
@@ -277,22 +294,9 @@ async fn untidy_field_files_are_named_or_warned_never_silently_run() {
         |s| s.replacen("<TeleportAction>", "<TeleportAction speeed=\"3\">", 1),
         |m| m.replacen("<right>", "<right><lnae id=\"-9\"/>", 1),
     );
-    let rec = atlas::client::run_one(&mut client, req, |_| {})
-        .await
-        .unwrap();
-    let warnings = &rec.meta.as_ref().unwrap().warnings;
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("\"speeed\"") && w.contains(".xosc:")),
-        "{warnings:?}"
-    );
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("lnae") && w.contains(".xodr")),
-        "{warnings:?}"
-    );
+    let warnings = warnings_of(&mut client, req).await;
+    warned(&warnings, &["\"speeed\"", ".xosc:"]);
+    warned(&warnings, &["lnae", ".xodr"]);
     // Strict: the same file is refused, naming the attribute and its line.
     let mut req = alks_cut_in(
         |s| s.replacen("<TeleportAction>", "<TeleportAction speeed=\"3\">", 1),
@@ -326,16 +330,7 @@ async fn untidy_field_files_are_named_or_warned_never_silently_run() {
             1,
         )
     });
-    let rec = atlas::client::run_one(&mut client, req, |_| {})
-        .await
-        .unwrap();
-    let warnings = &rec.meta.as_ref().unwrap().warnings;
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("\"4\"") && w.contains(".xodr")),
-        "{warnings:?}"
-    );
+    warned(&warnings_of(&mut client, req).await, &["\"4\"", ".xodr"]);
 
     // A map that cannot be used: the error names the map's file (it comes
     // on the stream, once the run reads its map).
