@@ -11,7 +11,11 @@ fn position_entity(p: &Position) -> Option<&str> {
         Position::RelativeWorld { entity, .. }
         | Position::RelativeObject { entity, .. }
         | Position::RelativeRoad { entity, .. }
-        | Position::RelativeLane { entity, .. } => Some(entity),
+        | Position::RelativeLane { entity, .. }
+        | Position::Route {
+            at: InRoute::Entity(entity),
+            ..
+        } => Some(entity),
         _ => None,
     }
 }

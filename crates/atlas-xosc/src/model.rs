@@ -136,6 +136,25 @@ pub enum Position {
         offset: f64,
         orientation: Option<Orientation>,
     },
+    /// RoutePosition (1.1+): a place along a route through `waypoints`.
+    Route {
+        waypoints: Vec<Position>,
+        at: InRoute,
+        orientation: Option<Orientation>,
+    },
+}
+
+/// Where along a route a RoutePosition is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InRoute {
+    /// Where the entity is now (FromCurrentEntity).
+    Entity(String),
+    /// `path_s` metres along the route, at road coordinate `t` there
+    /// (FromRoadCoordinates).
+    Road { path_s: f64, t: f64 },
+    /// `path_s` metres along the route, in lane `lane` of the road there,
+    /// `offset` from its centre (FromLaneCoordinates).
+    Lane { path_s: f64, lane: i32, offset: f64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use atlas_sim::map::geometry::RefLine;
 use atlas_sim::{LanePosition, Map, Vec2};
 
-use crate::model::{Orientation, Position};
+use crate::model::{InRoute, Orientation, Position};
 
 /// Where an entity is on a lane: the default controller moves `s` along the
 /// lane's direction of travel and shapes `offset` (positive left of the
@@ -230,7 +230,67 @@ pub fn resolve(
             let lane = shift_lane(map, l.road_index, l.lane, *dlane);
             lane_placed(map, l.road_index, lane, l.s + ds, *offset, *orientation)
         }
+        Position::Route {
+            waypoints,
+            at,
+            orientation,
+        } => {
+            if let InRoute::Entity(e) = at {
+                let a = get(e)?;
+                return Ok(Placed {
+                    x: a.x,
+                    y: a.y,
+                    z: a.z,
+                    yaw: oriented(a.yaw, a.yaw, *orientation),
+                    lane: a.lane,
+                });
+            }
+            let mut pts = Vec::with_capacity(waypoints.len());
+            for w in waypoints {
+                let p = resolve(map, w, anchor)?;
+                pts.push(Vec2::new(p.x, p.y));
+            }
+            let route = map
+                .plan_route(&pts, 1.0)
+                .map_err(|e| format!("route position: {e}"))?;
+            let path_s = match at {
+                InRoute::Road { path_s, .. } | InRoute::Lane { path_s, .. } => *path_s,
+                InRoute::Entity(_) => 0.0,
+            };
+            if !(0.0..=route.length + 1e-6).contains(&path_s) {
+                return Err(format!(
+                    "route position: pathS {path_s} is outside the route (0 to {:.1} m)",
+                    route.length
+                ));
+            }
+            // The route's lane centre at pathS, and the road and s there.
+            let (x, y) = along(&route.points, path_s);
+            let (c, _, _) = locate(map, x, y)
+                .ok_or_else(|| format!("route position: pathS {path_s} is off the road"))?;
+            match at {
+                InRoute::Road { t, .. } => road_st(map, c.road_index, c.s, *t, *orientation),
+                InRoute::Lane { lane, offset, .. } => {
+                    lane_placed(map, c.road_index, *lane, c.s, *offset, *orientation)
+                }
+                InRoute::Entity(_) => unreachable!("handled above"),
+            }
+        }
     }
+}
+
+/// The point `s` metres along a polyline (its end beyond it).
+fn along(pts: &[[f64; 3]], s: f64) -> (f64, f64) {
+    let mut left = s;
+    for w in pts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+        if left <= len && len > 0.0 {
+            let f = left / len;
+            return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f);
+        }
+        left -= len;
+    }
+    pts.last().map_or((0.0, 0.0), |p| (p[0], p[1]))
 }
 
 fn road_st(

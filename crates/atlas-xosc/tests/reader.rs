@@ -474,3 +474,49 @@ fn synchronize_action_arrives_with_the_master_at_the_final_speed() {
     let ego = p.entity("Ego").unwrap();
     assert!((ego.speed - 20.0).abs() < 1e-9, "final speed {}", ego.speed);
 }
+
+#[test]
+fn route_positions_place_along_the_route() {
+    let route = r#"<RouteRef><Route name="R" closed="false">
+      <Waypoint routeStrategy="shortest"><Position><LanePosition roadId="1" laneId="-1" s="20" offset="0"/></Position></Waypoint>
+      <Waypoint routeStrategy="shortest"><Position><LanePosition roadId="1" laneId="-1" s="250" offset="0"/></Position></Waypoint>
+    </Route></RouteRef>"#;
+    let at = |inroute: &str| {
+        format!(
+            r#"<Private entityRef="Other"><PrivateAction><TeleportAction><Position><RoutePosition>{route}<InRoutePosition>{inroute}</InRoutePosition></RoutePosition></Position></TeleportAction></PrivateAction></Private>"#
+        )
+    };
+    // 100 m along the route (from s 20), in lane -2.
+    let p = player(&doc(
+        "",
+        &at(r#"<FromLaneCoordinates pathS="100" laneId="-2" laneOffset="0"/>"#),
+        "",
+        STOP_AT_20,
+    ));
+    let l = p.entity("Other").unwrap().lane.clone().unwrap();
+    assert_eq!(l.lane, -2);
+    assert!((l.s - 120.0).abs() < 0.5, "{l:?}");
+    // 50 m along, at road t = -5.25 (lane -2's centre on this road).
+    let p = player(&doc(
+        "",
+        &at(r#"<FromRoadCoordinates pathS="50" t="-5.25"/>"#),
+        "",
+        STOP_AT_20,
+    ));
+    let e = p.entity("Other").unwrap();
+    assert!((e.y + 5.25).abs() < 1e-6, "y {}", e.y);
+    assert!((e.x - 70.0).abs() < 0.5, "x {}", e.x);
+    // Beyond the route's end: an error naming the position.
+    let text = doc(
+        "",
+        &at(r#"<FromRoadCoordinates pathS="900" t="0"/>"#),
+        "",
+        STOP_AT_20,
+    );
+    let sc = read(&text).unwrap();
+    let map = Arc::new(atlas_sim::Map::from_xml(ROAD, "road").unwrap());
+    let Err(e) = Player::new(sc, map, Vec::new(), &[]) else {
+        panic!("a route position past the route's end was accepted");
+    };
+    assert!(e.to_string().contains("pathS 900"), "{e}");
+}

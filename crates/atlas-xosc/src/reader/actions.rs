@@ -158,17 +158,7 @@ impl<'d, 'i> Reader<'d, 'i> {
         Ok(Some(match a.tag_name().name() {
             "AssignRouteAction" => {
                 let r = self.choice(a)?;
-                let route = match r.tag_name().name() {
-                    "Route" => self.route(r)?,
-                    "CatalogReference" => self.catalog_entry(r, |rd, node| {
-                        if !node.has_tag_name("Route") {
-                            return Err(rd.err(node, "the catalog entry is not a Route"));
-                        }
-                        rd.route(node)
-                    })?,
-                    _ => return Err(self.err(r, "unknown route")),
-                };
-                PrivateAction::AssignRoute(route)
+                PrivateAction::AssignRoute(self.route_ref(r)?)
             }
             "AcquirePositionAction" => PrivateAction::AcquirePosition(self.position_in(a)?),
             "FollowTrajectoryAction" => self.follow_trajectory(a)?,
@@ -402,6 +392,20 @@ impl<'d, 'i> Reader<'d, 'i> {
             lateral: self.bool_or(a, "lateral", true)?,
             longitudinal: self.bool_or(a, "longitudinal", true)?,
         })
+    }
+
+    /// A Route given inline or by CatalogReference: its waypoints.
+    pub(super) fn route_ref(&mut self, r: Node<'d, 'i>) -> R<Vec<Position>> {
+        match r.tag_name().name() {
+            "Route" => self.route(r),
+            "CatalogReference" => self.catalog_entry(r, |rd, node| {
+                if !node.has_tag_name("Route") {
+                    return Err(rd.err(node, "the catalog entry is not a Route"));
+                }
+                rd.route(node)
+            }),
+            _ => Err(self.err(r, "unknown route")),
+        }
     }
 
     fn route(&mut self, r: Node<'d, 'i>) -> R<Vec<Position>> {

@@ -89,6 +89,29 @@ impl<'d, 'i> Reader<'d, 'i> {
                     orientation: o,
                 }
             }
+            "RoutePosition" => {
+                let r = self.choice(self.req_child(c, "RouteRef")?)?;
+                let waypoints = self.route_ref(r)?;
+                let i = self.choice(self.req_child(c, "InRoutePosition")?)?;
+                let at = match i.tag_name().name() {
+                    "FromCurrentEntity" => InRoute::Entity(self.string(i, "entityRef")?),
+                    "FromRoadCoordinates" => InRoute::Road {
+                        path_s: self.num(i, "pathS")?,
+                        t: self.num(i, "t")?,
+                    },
+                    "FromLaneCoordinates" => InRoute::Lane {
+                        path_s: self.num(i, "pathS")?,
+                        lane: self.int(i, "laneId")?,
+                        offset: self.opt_num(i, "laneOffset")?.unwrap_or(0.0),
+                    },
+                    _ => return Err(self.err(i, "unknown in-route position")),
+                };
+                Position::Route {
+                    waypoints,
+                    at,
+                    orientation: o,
+                }
+            }
             _ => {
                 // A position the player cannot resolve changes where things
                 // are: never skipped, even when lenient.
@@ -183,6 +206,27 @@ pub(crate) fn carla_to_opendrive(p: Position) -> Position {
             dlane,
             ds,
             offset: -offset,
+            orientation: flip(orientation),
+        },
+        Position::Route {
+            waypoints,
+            at,
+            orientation,
+        } => Position::Route {
+            waypoints: waypoints.into_iter().map(carla_to_opendrive).collect(),
+            at: match at {
+                InRoute::Road { path_s, t } => InRoute::Road { path_s, t: -t },
+                InRoute::Lane {
+                    path_s,
+                    lane,
+                    offset,
+                } => InRoute::Lane {
+                    path_s,
+                    lane,
+                    offset: -offset,
+                },
+                e => e,
+            },
             orientation: flip(orientation),
         },
     }
