@@ -243,10 +243,8 @@ impl Player {
                 let lane_fwd = position::forward(&map, c.road_index, c.lane);
                 // The direction of travel along s: the entity's heading
                 // against the lane's direction of travel where it is.
-                let with_lane = match position::lane_pose(&map, &c) {
-                    Ok(here) => (e.yaw - here.yaw).cos() >= 0.0,
-                    Err(_) => true,
-                };
+                let here = position::lane_pose(&map, &c).ok();
+                let with_lane = here.as_ref().is_none_or(|h| (e.yaw - h.yaw).cos() >= 0.0);
                 let fwd = lane_fwd == with_lane;
                 let len = map.roads()[c.road_index].length;
                 let sign = if fwd { 1.0 } else { -1.0 };
@@ -256,10 +254,7 @@ impl Player {
                 if dist > 1e-6 {
                     let mut probe = c.clone();
                     probe.s = (c.s + sign * dist).clamp(0.0, len);
-                    if let (Ok(a), Ok(b)) = (
-                        position::lane_pose(&map, &c),
-                        position::lane_pose(&map, &probe),
-                    ) {
+                    if let (Some(a), Ok(b)) = (here, position::lane_pose(&map, &probe)) {
                         let chord = (b.xy() - a.xy()).length();
                         let stepped = (probe.s - c.s).abs();
                         if chord > 1e-9 && stepped > 1e-9 {
