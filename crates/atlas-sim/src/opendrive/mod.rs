@@ -20,7 +20,7 @@
 
 mod parse;
 
-pub use parse::{parse_file, parse_file_with, parse_str, parse_str_with};
+pub use parse::{parse_file, parse_file_with, parse_str, parse_str_with, xml_error_at};
 
 use crate::error::MapWarning;
 use crate::math::Cubic;

@@ -60,13 +60,14 @@ pub fn parse_str_with(xml: &str, file: &str, options: &LoadOptions) -> Result<Op
     Ok(odr)
 }
 
-/// A malformed-XML error at its true position. roxmltree places errors it
-/// only finds at the end of the input (a truncated file: the stream ends
-/// inside a tag, or the root is never closed) at 1:1; those are reported
-/// where the document ends.
-fn xml_error(xml: &str, file: &str, e: &roxmltree::Error) -> MapError {
+/// A malformed-XML error at its true position: (line, column, message).
+/// roxmltree places errors it only finds at the end of the input (a
+/// truncated file: the stream ends inside a tag, or the root is never
+/// closed) at 1:1; those are reported where the document ends. Shared by
+/// every reader of XML in the workspace (OpenDRIVE here, OpenSCENARIO).
+pub fn xml_error_at(xml: &str, e: &roxmltree::Error) -> (u32, u32, String) {
     use roxmltree::Error as E;
-    let (line, column, message) = match e {
+    match e {
         E::UnexpectedEndOfStream | E::UnclosedRootNode => {
             let trimmed = xml.trim_end();
             let line = trimmed.matches('\n').count() as u32 + 1;
@@ -82,7 +83,12 @@ fn xml_error(xml: &str, file: &str, e: &roxmltree::Error) -> MapError {
             let pos = e.pos();
             (pos.row, pos.col, e.to_string())
         }
-    };
+    }
+}
+
+/// [`xml_error_at`] as a map error of `file`.
+fn xml_error(xml: &str, file: &str, e: &roxmltree::Error) -> MapError {
+    let (line, column, message) = xml_error_at(xml, e);
     MapError::Xml {
         file: file.to_owned(),
         line,

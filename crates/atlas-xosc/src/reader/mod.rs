@@ -120,22 +120,12 @@ fn parse_doc<'a>(text: &'a str, file: &str) -> Result<Document<'a>, XoscError> {
         },
     )
     .map_err(|e| {
-        use roxmltree::Error as E;
-        match e {
-            // roxmltree places these at the start; the file ends early, so
-            // say where it ends.
-            E::UnexpectedEndOfStream | E::UnclosedRootNode => XoscError {
-                file: file.into(),
-                line: text.trim_end().matches('\n').count() as u32 + 1,
-                element: "xml".into(),
-                message: format!("the document ends early (truncated?): {e}"),
-            },
-            _ => XoscError {
-                file: file.into(),
-                line: e.pos().row,
-                element: "xml".into(),
-                message: e.to_string(),
-            },
+        let (line, _, message) = atlas_sim::opendrive::xml_error_at(text, &e);
+        XoscError {
+            file: file.into(),
+            line,
+            element: "xml".into(),
+            message,
         }
     })
 }
